@@ -1,0 +1,30 @@
+import { hashSecret, newId, newSecret } from '../crypto/secrets.js';
+import type { ApiKeyRecord } from '../store/records.js';
+import { AdminError, iso, type AdminContext } from './context.js';
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+const apiKeyView = (k: ApiKeyRecord): ApiKeyView => ({ id: k.id, name: k.name, created_at: iso(k.createdAt)! });
+
+/** The key is shown once; only its SHA-256 is stored. */
+export async function createApiKey(ctx: AdminContext, input: { name: string }): Promise<ApiKeyView & { key: string }> {
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 200) throw new AdminError('invalid_request', 'an API key name must be 1-200 characters');
+  const key = newSecret('apiKey');
+  const record: ApiKeyRecord = { id: newId('ak_'), name, keyHash: hashSecret(key), createdAt: ctx.now() };
+  await ctx.store.createApiKey(record);
+  return { ...apiKeyView(record), key };
+}
+
+export async function listApiKeys(ctx: AdminContext): Promise<ApiKeyView[]> {
+  return (await ctx.store.listApiKeys()).map(apiKeyView);
+}
+
+export async function deleteApiKey(ctx: AdminContext, id: string): Promise<{ id: string; deleted: true }> {
+  if (!(await ctx.store.deleteApiKey(id))) throw new AdminError('not_found', `no API key ${id}`);
+  return { id, deleted: true };
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerApiCommands } from './apis.js';
+import { registerClientCommands } from './clients.js';
+import { registerKeyCommands } from './keys.js';
+import { registerSecretCommands } from './secrets.js';
+import { registerServeCommands } from './serve.js';
+import { registerUserCommands } from './users.js';
+
+/** Errors that carry a stable code for scripts; anything else is reported as internal_error. */
+function describe(err: unknown): { error: string; message: string } {
+  if (err instanceof CommanderError) return { error: 'invalid_usage', message: err.message.replace(/^error: /, '') };
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  return { error: typeof code === 'string' && /^[a-z_]+$/.test(code) ? code : 'internal_error', message };
+}
+
+const program = new Command()
+  .name('latchkey')
+  .description('Latchkey: an OAuth 2.0 authorization server and connection broker')
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => (process.argv.includes('--json') ? undefined : process.stderr.write(text)) });
+
+registerServeCommands(program);
+registerApiCommands(program);
+registerClientCommands(program);
+registerUserCommands(program);
+registerKeyCommands(program);
+registerSecretCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)) {
+    process.exit(0);
+  }
+  const { error, message } = describe(err);
+  if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ error, message }) + '\n');
+  else process.stderr.write(`latchkey: ${message}\n`);
+  process.exitCode = 1;
+}

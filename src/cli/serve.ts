@@ -1,0 +1,33 @@
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { issuerWasGiven, resolveConfig, type RawSettings } from '../config.js';
+import { createLogger } from '../runtime/logger.js';
+import { serve } from '../runtime/serve.js';
+import { openStore } from '../store/open.js';
+import { cliConfig, type StoreOptions } from './context.js';
+import { storeOptions } from './options.js';
+import { emit } from './output.js';
+
+export function registerServeCommands(program: Command): void {
+  program
+    .command('serve', { isDefault: true })
+    .description('run the server (applies pending migrations first)')
+    .option('--port <port>', 'HTTP port; 0 picks a free one (env LATCHKEY_PORT, default 8080)')
+    .option('--host <host>', 'bind address (env LATCHKEY_HOST, default 127.0.0.1)')
+    .option('--issuer <url>', 'the iss of every token (env LATCHKEY_ISSUER, default http://localhost:<port>)')
+    .option('--data-dir <dir>', 'where the SQLite file and dev keys live (env LATCHKEY_DATA_DIR, default ./data)')
+    .option('--database-url <url>', 'sqlite:PATH or postgres://… (env LATCHKEY_DATABASE_URL)')
+    .option('--workers <n>', 'processes to run: a number or auto (env LATCHKEY_WORKERS, default 1)')
+    .option('--signing-alg <alg>', 'RS256, ES256 or EdDSA (env LATCHKEY_SIGNING_ALG, default RS256)')
+    .option('--log-level <level>', 'debug, info, warn or error (env LATCHKEY_LOG_LEVEL, default info)')
+    .action(async (opts: RawSettings) => {
+      const config = resolveConfig(opts, process.env, availableParallelism());
+      await serve(config, createLogger(config.logLevel), issuerWasGiven(opts, process.env));
+    });
+
+  storeOptions(program.command('migrate').description('apply pending database migrations and exit')).action(async (opts: StoreOptions) => {
+    const store = await openStore(cliConfig(opts).databaseUrl);
+    await store.close();
+    emit(opts, { migrated: true }, () => process.stdout.write('database is up to date\n'));
+  });
+}

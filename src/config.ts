@@ -1,0 +1,129 @@
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Settings come from flags, then environment variables, then these defaults. */
+export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  port: number;
+  host: string;
+  issuer: string;
+  dataDir: string;
+  databaseUrl: string;
+  masterKey: string | undefined;
+  workers: number;
+  signingAlg: SigningAlg;
+  logLevel: LogLevel;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  codeTtlSeconds: number;
+  sessionTtlSeconds: number;
+}
+
+/** Raw settings as they arrive from a CLI flag or an environment variable: strings. */
+export interface RawSettings {
+  port?: string | undefined;
+  host?: string | undefined;
+  issuer?: string | undefined;
+  dataDir?: string | undefined;
+  databaseUrl?: string | undefined;
+  workers?: string | undefined;
+  signingAlg?: string | undefined;
+  logLevel?: string | undefined;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+}
+
+const ENV_NAMES: Record<keyof RawSettings, string> = {
+  port: 'LATCHKEY_PORT',
+  host: 'LATCHKEY_HOST',
+  issuer: 'LATCHKEY_ISSUER',
+  dataDir: 'LATCHKEY_DATA_DIR',
+  databaseUrl: 'LATCHKEY_DATABASE_URL',
+  workers: 'LATCHKEY_WORKERS',
+  signingAlg: 'LATCHKEY_SIGNING_ALG',
+  logLevel: 'LATCHKEY_LOG_LEVEL',
+};
+
+const portSchema = z.coerce.number().int().min(0).max(65535);
+
+function parseWorkers(value: string, cores: number): number {
+  if (value === 'auto') return Math.max(1, cores);
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new ConfigError(`--workers must be a whole number from 1 to 256, or "auto"`);
+  return n;
+}
+
+function parseIssuer(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('--issuer must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('--issuer must use http or https');
+  if (url.search || url.hash) throw new ConfigError('--issuer must have no query or fragment');
+  return url.href.replace(/\/$/, '');
+}
+
+/**
+ * Resolves settings: each flag wins over its environment variable, which wins over the default.
+ * `cores` is passed in so that `--workers auto` stays a pure function of its inputs.
+ */
+export function resolveConfig(flags: RawSettings, env: NodeJS.ProcessEnv, cores: number, cwd = process.cwd()): Config {
+  const pick = (key: keyof RawSettings): string | undefined => {
+    const fromFlag = flags[key];
+    if (fromFlag !== undefined && fromFlag !== '') return fromFlag;
+    const fromEnv = env[ENV_NAMES[key]];
+    return fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+  };
+
+  const portResult = portSchema.safeParse(pick('port') ?? '8080');
+  if (!portResult.success) throw new ConfigError('--port must be a whole number from 0 to 65535');
+  const port = portResult.data;
+
+  const dataDirRaw = pick('dataDir') ?? './data';
+  const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw);
+
+  const databaseUrl = pick('databaseUrl') ?? `sqlite:${dataDir}/latchkey.db`;
+  if (!databaseUrl.startsWith('sqlite:') && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('--database-url must be sqlite:PATH or postgres://…');
+  }
+
+  const signingAlg = pick('signingAlg') ?? 'RS256';
+  if (!(SIGNING_ALGS as readonly string[]).includes(signingAlg)) {
+    throw new ConfigError(`--signing-alg must be one of ${SIGNING_ALGS.join(', ')}`);
+  }
+  const logLevel = pick('logLevel') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  const issuerRaw = pick('issuer');
+  return {
+    port,
+    host: pick('host') ?? '127.0.0.1',
+    // With --port 0 the default issuer is completed once the real port is known (see serve).
+    issuer: issuerRaw ? parseIssuer(issuerRaw) : `http://localhost:${port}`,
+    dataDir,
+    databaseUrl,
+    masterKey: env.LATCHKEY_MASTER_KEY || undefined,
+    workers: parseWorkers(pick('workers') ?? '1', cores),
+    signingAlg: signingAlg as SigningAlg,
+    logLevel: logLevel as LogLevel,
+    accessTokenTtlSeconds: 3600,
+    refreshTokenTtlSeconds: 30 * 24 * 3600,
+    codeTtlSeconds: 60,
+    sessionTtlSeconds: 8 * 3600,
+  };
+}
+
+export function issuerWasGiven(flags: RawSettings, env: NodeJS.ProcessEnv): boolean {
+  return Boolean(flags.issuer || env.LATCHKEY_ISSUER);
+}

@@ -1,0 +1,89 @@
+/**
+ * One error type per RFC error code (RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
+ * RFC 8707 §2, OpenID Connect Core §3.1.2.6). Each carries the HTTP status it is answered with; the
+ * HTTP layer turns any of them into a §5.2 JSON body with `Cache-Control: no-store`.
+ */
+export abstract class OAuthError extends Error {
+  abstract readonly error: string;
+  readonly status: number = 400;
+  constructor(readonly description: string) {
+    super(description);
+  }
+  toJSON(): { error: string; error_description: string } {
+    return { error: this.error, error_description: this.description };
+  }
+}
+
+export class InvalidRequest extends OAuthError {
+  readonly error = 'invalid_request';
+}
+
+/** Client authentication failed; `usedBasic` makes the HTTP layer add `WWW-Authenticate: Basic`. */
+export class InvalidClient extends OAuthError {
+  readonly error = 'invalid_client';
+  override readonly status = 401;
+  constructor(description: string, readonly usedBasic = false) {
+    super(description);
+  }
+}
+
+export class InvalidGrant extends OAuthError {
+  readonly error = 'invalid_grant';
+}
+
+export class UnauthorizedClient extends OAuthError {
+  readonly error = 'unauthorized_client';
+}
+
+export class UnsupportedGrantType extends OAuthError {
+  readonly error = 'unsupported_grant_type';
+}
+
+export class UnsupportedResponseType extends OAuthError {
+  readonly error = 'unsupported_response_type';
+}
+
+export class UnsupportedTokenType extends OAuthError {
+  readonly error = 'unsupported_token_type';
+}
+
+export class InvalidScope extends OAuthError {
+  readonly error = 'invalid_scope';
+}
+
+export class InvalidTarget extends OAuthError {
+  readonly error = 'invalid_target';
+}
+
+export class AccessDenied extends OAuthError {
+  readonly error = 'access_denied';
+  override readonly status = 403;
+}
+
+export class LoginRequired extends OAuthError {
+  readonly error = 'login_required';
+}
+
+export class ConsentRequired extends OAuthError {
+  readonly error = 'consent_required';
+}
+
+export class ServerError extends OAuthError {
+  readonly error = 'server_error';
+  override readonly status = 500;
+}
+
+/** RFC 6750 §3.1: the bearer token is missing, expired, revoked or malformed. */
+export class InvalidToken extends OAuthError {
+  readonly error = 'invalid_token';
+  override readonly status = 401;
+}
+
+/** RFC 6750 §3.1: the token is valid but lacks a scope the resource needs. */
+export class InsufficientScope extends OAuthError {
+  readonly error = 'insufficient_scope';
+  override readonly status = 403;
+  constructor(description: string, readonly requiredScopes: string[]) {
+    super(description);
+  }
+}

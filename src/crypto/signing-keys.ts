@@ -1,0 +1,156 @@
+import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import type { SigningAlg } from '../config.js';
+import type { SigningKeyRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import { MasterKeyRing } from './seal.js';
+
+export interface PublicJwk extends JWK {
+  kid: string;
+  alg: string;
+  use: 'sig';
+}
+
+type PrivateKey = Awaited<ReturnType<typeof importJWK>>;
+
+interface ActiveKey {
+  kid: string;
+  alg: string;
+  key: PrivateKey;
+}
+
+const sealContext = (kid: string) => `signing_key:${kid}`;
+
+/** Creates a key pair of `alg`; its kid is the RFC 7638 thumbprint of the public key. */
+export async function generateSigningKey(alg: SigningAlg, masterKeys: MasterKeyRing, now: number): Promise<SigningKeyRecord> {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' && { crv: 'Ed25519' }) });
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const privateJwk = await exportJWK(privateKey);
+  return {
+    kid,
+    alg,
+    publicJwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }),
+    privateSealed: masterKeys.seal(JSON.stringify(privateJwk), sealContext(kid)),
+    createdAt: now,
+    retiredAt: null,
+  };
+}
+
+/**
+ * The signing keys of this instance, read from the store and reloaded every few seconds so that a
+ * rotation made by the CLI or another process is picked up without a restart. One key signs; retired
+ * keys stay in the JWKS for `publishRetiredMs` so tokens they signed keep verifying until they expire.
+ */
+export class SigningKeys {
+  private active: ActiveKey | undefined;
+  private published: PublicJwk[] = [];
+  private localJwks: ReturnType<typeof createLocalJWKSet> | undefined;
+  private fingerprint = '';
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly masterKeys: MasterKeyRing,
+    private readonly publishRetiredMs: number,
+  ) {}
+
+  /** Makes sure a key of `alg` signs: creates the first key, or rotates when the algorithm changed. */
+  async ensure(alg: SigningAlg, now: number): Promise<void> {
+    let current = (await this.store.listSigningKeys()).find((k) => k.retiredAt === null);
+    if (!current) {
+      await this.store.insertFirstSigningKey(await generateSigningKey(alg, this.masterKeys, now));
+      current = (await this.store.listSigningKeys()).find((k) => k.retiredAt === null);
+    }
+    if (current && current.alg !== alg) {
+      // Workers starting together must not rotate twice: one takes the lease, the rest reload.
+      const owner = `ensure:${process.pid}:${now}`;
+      if (await this.store.acquireLock('signing-keys:rotate', owner, 30_000, now)) {
+        try {
+          const again = (await this.store.listSigningKeys()).find((k) => k.retiredAt === null);
+          if (again?.alg !== alg) await this.store.rotateSigningKey(await generateSigningKey(alg, this.masterKeys, now), now);
+        } finally {
+          await this.store.releaseLock('signing-keys:rotate', owner);
+        }
+      }
+    }
+    await this.reload(now);
+  }
+
+  async rotate(alg: SigningAlg, now: number): Promise<SigningKeyRecord> {
+    const key = await generateSigningKey(alg, this.masterKeys, now);
+    await this.store.rotateSigningKey(key, now);
+    await this.reload(now);
+    return key;
+  }
+
+  async reload(now: number): Promise<void> {
+    const records = await this.store.listSigningKeys();
+    const live = records.filter((k) => k.retiredAt === null || k.retiredAt + this.publishRetiredMs > now);
+    const fingerprint = live.map((k) => `${k.kid}:${k.retiredAt ?? ''}`).join(',');
+    if (fingerprint === this.fingerprint) return;
+    const current = records.filter((k) => k.retiredAt === null).at(-1);
+    if (current) {
+      const jwk = JSON.parse(this.masterKeys.open(current.privateSealed, sealContext(current.kid))) as JWK;
+      this.active = { kid: current.kid, alg: current.alg, key: await importJWK(jwk, current.alg) };
+    }
+    // The signing key first, so clients that take the first key find the one in use.
+    this.published = live
+      .sort((a, b) => (a.retiredAt === null ? -1 : b.retiredAt === null ? 1 : b.createdAt - a.createdAt))
+      .map((k) => JSON.parse(k.publicJwk) as PublicJwk);
+    this.localJwks = createLocalJWKSet({ keys: this.published });
+    this.fingerprint = fingerprint;
+  }
+
+  /** Reloads every `intervalMs` until stopped; errors are reported and the old keys kept. */
+  startReloading(intervalMs: number, onError: (err: unknown) => void): void {
+    this.timer = setInterval(() => {
+      this.reload(Date.now()).catch(onError);
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  jwks(): { keys: PublicJwk[] } {
+    return { keys: this.published };
+  }
+
+  get signingAlg(): string | undefined {
+    return this.active?.alg;
+  }
+
+  /** Signs an RFC 9068 access token with the current key. */
+  async signAccessToken(claims: JWTPayload): Promise<string> {
+    const active = this.active;
+    if (!active) throw new Error('no signing key is loaded');
+    return new SignJWT(claims).setProtectedHeader({ alg: active.alg, kid: active.kid, typ: 'at+jwt' }).sign(active.key);
+  }
+
+  /**
+   * Verifies an access token this instance issued (signature with any published key, `typ`, `iss`,
+   * expiry). Returns undefined for anything else, expired or not ours.
+   */
+  async verifyAccessToken(token: string, issuer: string): Promise<JWTPayload | undefined> {
+    if (!this.localJwks) return undefined;
+    try {
+      const { payload } = await jwtVerify(token, this.localJwks, { issuer, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA'] });
+      return payload;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Re-seals every private key under the newest master key; returns how many changed. */
+  async reseal(): Promise<number> {
+    let changed = 0;
+    for (const key of await this.store.listSigningKeys()) {
+      if (MasterKeyRing.kidOf(key.privateSealed) === this.masterKeys.current.kid) continue;
+      const plain = this.masterKeys.open(key.privateSealed, sealContext(key.kid));
+      await this.store.updateSealedSigningKey(key.kid, this.masterKeys.seal(plain, sealContext(key.kid)));
+      changed++;
+    }
+    return changed;
+  }
+}

@@ -1,0 +1,33 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { InvalidRequest } from '../core/errors.js';
+import { parseParams, type ParsedParams } from '../core/params.js';
+
+export const FORM_BODY_LIMIT = 16 * 1024;
+
+/**
+ * Form bodies are kept as text and parsed by `parseParams`, which refuses duplicated parameters;
+ * the framework's own parser would silently merge them into arrays.
+ */
+export function installFormParser(app: FastifyInstance): void {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT }, (_req, body, done) => {
+    done(null, body);
+  });
+}
+
+/** The parameters of a POST whose body must be a form (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1). */
+export function formParams(request: FastifyRequest): ParsedParams {
+  if (request.body === undefined || request.body === null) return parseParams('');
+  if (typeof request.body !== 'string') throw new InvalidRequest('the body must be application/x-www-form-urlencoded');
+  return parseParams(request.body);
+}
+
+/** The query string exactly as sent, parsed without merging repeats. */
+export function queryParams(request: FastifyRequest): ParsedParams {
+  const q = request.url.indexOf('?');
+  return parseParams(q === -1 ? '' : request.url.slice(q + 1));
+}
+
+export const pathOf = (url: string): string => {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+};

@@ -1,0 +1,154 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AccessDenied } from '../core/errors.js';
+import { matchRedirectUri } from '../core/redirect-uri.js';
+import { isSafeReturnTo } from '../core/return-to.js';
+import { randomToken } from '../crypto/secrets.js';
+import { authorizedApps, describeScopes } from '../server/account.js';
+import { authorizationResponseUrl, issueCode, rememberConsent, type AuthorizationRequest } from '../server/authorize.js';
+import type { ServerContext } from '../server/context.js';
+import { accountPage, consentPage, loginPage, messagePage } from '../server/pages/templates.js';
+import {
+  LOGIN_CSRF_COOKIE,
+  SESSION_COOKIE,
+  cookieOptions,
+  csrfMatches,
+  csrfToken,
+  currentSession,
+  endSession,
+  startSession,
+  type Session,
+} from '../server/session.js';
+import { signIn } from '../server/sign-in.js';
+import { formParams, queryParams } from './form.js';
+import { sendPage } from './pages.js';
+
+const PAGE = { config: { page: true } };
+
+const loginRedirect = (returnTo: string) => `/login?return_to=${encodeURIComponent(returnTo)}`;
+
+/** Login, consent, the account page and sign-out: server-rendered HTML with CSRF-bound forms. */
+export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const session = (request: FastifyRequest): Promise<Session | undefined> => currentSession(ctx, request.cookies[SESSION_COOKIE]);
+
+  /** The login form's CSRF binding: a random cookie, set on first sight. */
+  const loginBinding = (request: FastifyRequest, reply: FastifyReply): string => {
+    const existing = request.cookies[LOGIN_CSRF_COOKIE];
+    if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+    const value = randomToken(32);
+    reply.setCookie(LOGIN_CSRF_COOKIE, value, cookieOptions(ctx));
+    return value;
+  };
+
+  const badForm = (reply: FastifyReply) => sendPage(reply, 400, messagePage('Bad request', 'The form was malformed. Go back and try again.'));
+  const expiredForm = (reply: FastifyReply) =>
+    sendPage(reply, 403, messagePage('This form has expired', 'For your security the form could not be accepted. Go back, reload the page and try again.'));
+
+  app.get('/login', PAGE, async (request, reply) => {
+    const params = queryParams(request);
+    const returnTo = params.single.get('return_to') ?? '/';
+    if (params.duplicates.length > 0 || !isSafeReturnTo(returnTo)) {
+      return sendPage(reply, 400, messagePage('Bad request', 'return_to must be a path on this server.'));
+    }
+    if (await session(request)) return reply.redirect(returnTo, 302);
+    return sendPage(reply, 200, loginPage({ returnTo, csrf: csrfToken(ctx, `login:${loginBinding(request, reply)}`) }));
+  });
+
+  app.post('/login', PAGE, async (request, reply) => {
+    const { single: form, duplicates } = formParams(request);
+    const returnTo = form.get('return_to') ?? '/';
+    if (duplicates.length > 0 || !isSafeReturnTo(returnTo)) return badForm(reply);
+    const binding = request.cookies[LOGIN_CSRF_COOKIE];
+    if (!binding || !csrfMatches(ctx, `login:${binding}`, form.get('csrf_token'))) return expiredForm(reply);
+    const username = (form.get('username') ?? '').slice(0, 200);
+    const password = form.get('password') ?? '';
+    const csrf = csrfToken(ctx, `login:${binding}`);
+
+    const result = await signIn(ctx, username, password, request.ip);
+    if (result.outcome === 'throttled') {
+      return sendPage(reply, 429, loginPage({ returnTo, csrf, username, error: 'Too many failed sign-in attempts. Wait 15 minutes and try again.' }));
+    }
+    if (result.outcome === 'invalid') {
+      return sendPage(reply, 401, loginPage({ returnTo, csrf, username, error: 'Wrong username or password.' }));
+    }
+    // A fresh session id at every sign-in, so a planted cookie cannot be carried into it.
+    await endSession(ctx, request.cookies[SESSION_COOKIE]);
+    const id = await startSession(ctx, result.user.id);
+    reply.setCookie(SESSION_COOKIE, id, cookieOptions(ctx, ctx.config.sessionTtlSeconds));
+    return reply.redirect(returnTo, 303);
+  });
+
+  app.post('/logout', PAGE, async (request, reply) => {
+    const current = await session(request);
+    const { single: form } = formParams(request);
+    if (current && !csrfMatches(ctx, current.idHash, form.get('csrf_token'))) return expiredForm(reply);
+    await endSession(ctx, request.cookies[SESSION_COOKIE]);
+    reply.clearCookie(SESSION_COOKIE, cookieOptions(ctx));
+    return reply.redirect('/login', 303);
+  });
+
+  app.get('/consent', PAGE, async (request, reply) => {
+    const current = await session(request);
+    if (!current) return reply.redirect(loginRedirect(request.url), 302);
+    const interactionId = queryParams(request).single.get('interaction') ?? '';
+    const interaction = await ctx.store.getInteraction(interactionId, ctx.now());
+    if (!interaction || interaction.sessionHash !== current.idHash) {
+      return sendPage(reply, 400, messagePage('This request has expired', 'Return to the application and start again.'));
+    }
+    const authz = JSON.parse(interaction.request) as AuthorizationRequest;
+    const client = await ctx.store.getClient(authz.clientId);
+    const api = await ctx.store.getApiByIdentifier(authz.resource);
+    if (!client || !api) return sendPage(reply, 400, messagePage('This request has expired', 'The application or API is no longer registered.'));
+    return sendPage(
+      reply,
+      200,
+      consentPage({
+        clientName: client.name,
+        apiName: api.name,
+        scopes: describeScopes(api.scopes, authz.scopes),
+        username: current.user.username,
+        interactionId,
+        csrf: csrfToken(ctx, current.idHash),
+      }),
+    );
+  });
+
+  app.post('/consent', PAGE, async (request, reply) => {
+    const current = await session(request);
+    const { single: form, duplicates } = formParams(request);
+    if (!current || !csrfMatches(ctx, current.idHash, form.get('csrf_token'))) return expiredForm(reply);
+    const decision = form.get('decision');
+    if (duplicates.length > 0 || (decision !== 'approve' && decision !== 'deny')) return badForm(reply);
+    // Taken, not read: a consent is answered once, even if the form is submitted twice.
+    const interaction = await ctx.store.takeInteraction(form.get('interaction') ?? '', ctx.now());
+    if (!interaction || interaction.sessionHash !== current.idHash) {
+      return sendPage(reply, 400, messagePage('This request has expired', 'Return to the application and start again.'));
+    }
+    const authz = JSON.parse(interaction.request) as AuthorizationRequest;
+    const client = await ctx.store.getClient(authz.clientId);
+    if (!client || !matchRedirectUri(client.redirectUris, authz.redirectUri)) {
+      return sendPage(reply, 400, messagePage('This request cannot be completed', 'The application is no longer registered with this address.'));
+    }
+    if (decision === 'deny') {
+      return reply.redirect(authorizationResponseUrl(ctx, authz.redirectUri, authz.state, new AccessDenied('the user denied the request')), 303);
+    }
+    await rememberConsent(ctx, current.user.id, authz);
+    return reply.redirect(await issueCode(ctx, current.user.id, authz), 303);
+  });
+
+  app.get('/', PAGE, async (request, reply) => {
+    const current = await session(request);
+    if (!current) return reply.redirect(loginRedirect('/'), 302);
+    const apps = await authorizedApps(ctx, current.user.id);
+    return sendPage(reply, 200, accountPage({ username: current.user.username, apps, csrf: csrfToken(ctx, current.idHash) }));
+  });
+
+  app.post('/account/apps/revoke', PAGE, async (request, reply) => {
+    const current = await session(request);
+    const { single: form } = formParams(request);
+    if (!current || !csrfMatches(ctx, current.idHash, form.get('csrf_token'))) return expiredForm(reply);
+    const clientId = form.get('client_id');
+    if (clientId === undefined) return badForm(reply);
+    await ctx.store.revokeUserClient(current.user.id, clientId, ctx.now());
+    return reply.redirect('/', 303);
+  });
+}

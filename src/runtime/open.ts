@@ -1,0 +1,28 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { SigningKeys } from '../crypto/signing-keys.js';
+import { openStore } from '../store/open.js';
+import { signingKeyPublishMs, type ServerContext } from '../server/context.js';
+import { loadMasterKeys } from './master-key.js';
+
+export interface OpenOptions {
+  /** Creates the first signing key, or rotates to `config.signingAlg` if it changed. Off for workers. */
+  ensureSigningKey: boolean;
+  now?: () => number;
+}
+
+/** Opens the store, the master key and the signing keys: everything a server or CLI command works on. */
+export async function openContext(config: Config, logger: Logger, options: OpenOptions): Promise<ServerContext> {
+  const now = options.now ?? Date.now;
+  const masterKeys = loadMasterKeys(config, (message) => process.stderr.write(message + '\n'));
+  const store = await openStore(config.databaseUrl);
+  try {
+    const keys = new SigningKeys(store, masterKeys, signingKeyPublishMs(config));
+    if (options.ensureSigningKey) await keys.ensure(config.signingAlg, now());
+    else await keys.reload(now());
+    return { config, store, keys, masterKeys, logger, now };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

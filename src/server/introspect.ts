@@ -1,0 +1,58 @@
+import { InvalidClient } from '../core/errors.js';
+import { rejectDuplicates, requireParam, type ParsedParams } from '../core/params.js';
+import { formatScope } from '../core/scopes.js';
+import { hashSecret } from '../crypto/secrets.js';
+import { authenticateClient } from './client-auth.js';
+import type { ServerContext } from './context.js';
+
+export type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
+
+const INACTIVE: IntrospectionResponse = { active: false };
+
+/**
+ * RFC 7662. Callers are confidential clients, typically resource servers: any of them may ask about
+ * an access token (it must hold the token to ask), while a refresh token is described only to the
+ * client it was issued to. Everything else, including revoked and expired tokens, is `active: false`
+ * with no further detail (§2.2).
+ */
+export async function handleIntrospection(ctx: ServerContext, authorization: string | undefined, parsed: ParsedParams): Promise<IntrospectionResponse> {
+  const params = rejectDuplicates(parsed);
+  const { client } = await authenticateClient(ctx, authorization, params);
+  if (client.isPublic) throw new InvalidClient('public clients cannot introspect tokens');
+  const token = requireParam(params, 'token');
+  const now = ctx.now();
+
+  const refresh = await ctx.store.findRefreshToken(hashSecret(token));
+  if (refresh) {
+    const { token: record, grant } = refresh;
+    const live = record.consumedAt === null && record.expiresAt > now && grant.revokedAt === null;
+    if (!live || record.clientId !== client.id) return INACTIVE;
+    return {
+      active: true,
+      client_id: record.clientId,
+      scope: formatScope(grant.scopes),
+      ...(grant.userId !== null && { sub: grant.userId }),
+      aud: grant.resource,
+      iss: ctx.config.issuer,
+      iat: Math.floor(record.createdAt / 1000),
+      exp: Math.floor(record.expiresAt / 1000),
+    };
+  }
+
+  const claims = await ctx.keys.verifyAccessToken(token, ctx.config.issuer);
+  if (!claims || typeof claims.jti !== 'string' || typeof claims.client_id !== 'string') return INACTIVE;
+  if ((await ctx.store.accessTokenState(claims.jti)).revoked) return INACTIVE;
+  if (!(await ctx.store.getClient(claims.client_id))) return INACTIVE;
+  return {
+    active: true,
+    token_type: 'Bearer',
+    scope: claims.scope,
+    client_id: claims.client_id,
+    sub: claims.sub,
+    aud: claims.aud,
+    iss: claims.iss,
+    exp: claims.exp,
+    iat: claims.iat,
+    jti: claims.jti,
+  };
+}

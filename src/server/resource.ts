@@ -1,0 +1,26 @@
+import { InvalidTarget } from '../core/errors.js';
+import type { ApiRecord } from '../store/records.js';
+import type { ServerContext } from './context.js';
+
+/**
+ * Picks the API (resource server) a request is for: RFC 8707 `resource`, or `audience` as Auth0
+ * clients send it, or the default API. One token serves one API, so several resources are refused.
+ */
+export async function resolveApi(ctx: ServerContext, resources: readonly string[], audience: string | undefined): Promise<ApiRecord> {
+  if (resources.length > 1) throw new InvalidTarget('one token serves one API: send a single resource');
+  const [resource] = resources;
+  if (resource !== undefined && audience !== undefined && resource !== audience) {
+    throw new InvalidTarget('resource and audience name different APIs');
+  }
+  const identifier = resource ?? audience;
+  if (identifier === undefined) {
+    const api = await ctx.store.getDefaultApi();
+    if (!api) throw new InvalidTarget('no default API is configured: name one with resource or audience');
+    return api;
+  }
+  const api = await ctx.store.getApiByIdentifier(identifier);
+  if (!api) throw new InvalidTarget('unknown resource');
+  return api;
+}
+
+export const apiScopeValues = (api: ApiRecord): string[] => api.scopes.map((s) => s.value);

@@ -1,0 +1,32 @@
+import { UnauthorizedClient, UnsupportedTokenType } from '../core/errors.js';
+import { rejectDuplicates, requireParam, type ParsedParams } from '../core/params.js';
+import { hashSecret } from '../crypto/secrets.js';
+import { authenticateClient } from './client-auth.js';
+import type { ServerContext } from './context.js';
+
+const HINTS = new Set(['access_token', 'refresh_token']);
+
+/**
+ * RFC 7009. Revoking a refresh token revokes its whole grant, so every access token issued from it
+ * becomes inactive too. A token the server does not know answers 200 like a revoked one (§2.2); a
+ * token issued to another client is refused and left alone (§2.1).
+ */
+export async function handleRevocation(ctx: ServerContext, authorization: string | undefined, parsed: ParsedParams): Promise<void> {
+  const params = rejectDuplicates(parsed);
+  const { client } = await authenticateClient(ctx, authorization, params);
+  const token = requireParam(params, 'token');
+  const hint = params.get('token_type_hint');
+  if (hint !== undefined && !HINTS.has(hint)) throw new UnsupportedTokenType('token_type_hint must be access_token or refresh_token');
+  const now = ctx.now();
+
+  const refresh = await ctx.store.findRefreshToken(hashSecret(token));
+  if (refresh) {
+    if (refresh.token.clientId !== client.id) throw new UnauthorizedClient('the token was not issued to this client');
+    await ctx.store.revokeGrant(refresh.grant.id, now);
+    return;
+  }
+  const claims = await ctx.keys.verifyAccessToken(token, ctx.config.issuer);
+  if (!claims || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') return;
+  if (claims.client_id !== client.id) throw new UnauthorizedClient('the token was not issued to this client');
+  await ctx.store.revokeAccessToken({ jti: claims.jti, grantId: null, clientId: client.id, expiresAt: claims.exp * 1000 }, now);
+}

@@ -1,0 +1,165 @@
+import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * Migrations are code, written once with Kysely's schema builder, so the same steps run on SQLite and
+ * PostgreSQL. Times are 64-bit integers (epoch ms) on both; `bigint` on PostgreSQL is read back as
+ * a number by the pool's type parser.
+ */
+const initial: Migration = {
+  async up(db: Kysely<unknown>) {
+    const time = 'bigint' as const;
+    await db.schema
+      .createTable('apis')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('identifier', 'text', (c) => c.notNull().unique())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('is_default', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('updated_at', time, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('clients')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('secret_hash', 'text')
+      .addColumn('is_public', 'integer', (c) => c.notNull())
+      .addColumn('auth_method', 'text')
+      .addColumn('redirect_uris', 'text', (c) => c.notNull())
+      .addColumn('grant_types', 'text', (c) => c.notNull())
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('updated_at', time, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('users')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('username', 'text', (c) => c.notNull().unique())
+      .addColumn('password_hash', 'text', (c) => c.notNull())
+      .addColumn('is_admin', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', time, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('api_keys')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', time, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('signing_keys')
+      .addColumn('kid', 'text', (c) => c.primaryKey())
+      .addColumn('alg', 'text', (c) => c.notNull())
+      .addColumn('public_jwk', 'text', (c) => c.notNull())
+      .addColumn('private_sealed', 'text', (c) => c.notNull())
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('retired_at', time)
+      .execute();
+
+    await db.schema
+      .createTable('grants')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text')
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('resource', 'text', (c) => c.notNull())
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('expires_at', time, (c) => c.notNull())
+      .addColumn('revoked_at', time)
+      .execute();
+    await db.schema.createIndex('grants_user_client').on('grants').columns(['user_id', 'client_id']).execute();
+    await db.schema.createIndex('grants_client').on('grants').column('client_id').execute();
+    await db.schema.createIndex('grants_expires').on('grants').column('expires_at').execute();
+
+    await db.schema
+      .createTable('authorization_codes')
+      .addColumn('code_hash', 'text', (c) => c.primaryKey())
+      .addColumn('grant_id', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('redirect_uri', 'text', (c) => c.notNull())
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('resource', 'text', (c) => c.notNull())
+      .addColumn('code_challenge', 'text')
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('expires_at', time, (c) => c.notNull())
+      .addColumn('consumed_at', time)
+      .execute();
+    await db.schema.createIndex('codes_expires').on('authorization_codes').column('expires_at').execute();
+
+    await db.schema
+      .createTable('refresh_tokens')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('grant_id', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('expires_at', time, (c) => c.notNull())
+      .addColumn('consumed_at', time)
+      .execute();
+    await db.schema.createIndex('refresh_tokens_grant').on('refresh_tokens').column('grant_id').execute();
+    await db.schema.createIndex('refresh_tokens_expires').on('refresh_tokens').column('expires_at').execute();
+
+    await db.schema
+      .createTable('access_tokens')
+      .addColumn('jti', 'text', (c) => c.primaryKey())
+      .addColumn('grant_id', 'text')
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('expires_at', time, (c) => c.notNull())
+      .addColumn('revoked_at', time)
+      .execute();
+    await db.schema.createIndex('access_tokens_expires').on('access_tokens').column('expires_at').execute();
+
+    await db.schema
+      .createTable('consents')
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('resource', 'text', (c) => c.notNull())
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('updated_at', time, (c) => c.notNull())
+      .addPrimaryKeyConstraint('consents_pk', ['user_id', 'client_id', 'resource'])
+      .execute();
+
+    await db.schema
+      .createTable('sessions')
+      .addColumn('id_hash', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('expires_at', time, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('sessions_expires').on('sessions').column('expires_at').execute();
+
+    await db.schema
+      .createTable('interactions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('session_hash', 'text', (c) => c.notNull())
+      .addColumn('request', 'text', (c) => c.notNull())
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('expires_at', time, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('rate_limits')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('count', 'integer', (c) => c.notNull())
+      .addColumn('window_end', time, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('locks')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('owner', 'text', (c) => c.notNull())
+      .addColumn('expires_at', time, (c) => c.notNull())
+      .execute();
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return { '0001_initial': initial };
+  },
+};

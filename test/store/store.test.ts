@@ -1,0 +1,869 @@
+import { sql } from 'kysely';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { KyselyStore } from '../../src/store/kysely-store.js';
+import { openStore } from '../../src/store/open.js';
+import type { Database } from '../../src/store/schema.js';
+import type { PurgeRetention } from '../../src/store/store.js';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import {
+  accessTokenRecord,
+  apiKeyRecord,
+  apiRecord,
+  authorization,
+  clientRecord,
+  codeRecord,
+  consentRecord,
+  DAY,
+  grantRecord,
+  HOUR,
+  interactionRecord,
+  issueFor,
+  MINUTE,
+  NOW,
+  refreshTokenRecord,
+  SECOND,
+  sessionRecord,
+  signingKeyRecord,
+  uid,
+  userRecord,
+} from './fixtures.js';
+
+/** How many concurrent callers race for one single-use thing, and over how many separate stores. */
+const RACERS = 10;
+const PEERS = 4;
+
+async function countRows(store: KyselyStore, table: keyof Database): Promise<number> {
+  const { rows } = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(store.db);
+  return Number(rows[0]?.n);
+}
+
+async function accessTokenRow(store: KyselyStore, jti: string) {
+  return store.db.selectFrom('access_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
+}
+
+/** Starts `n` calls at once, spread round-robin over `stores`, and waits for all of them. */
+function race<T>(stores: KyselyStore[], n: number, call: (store: KyselyStore, i: number) => Promise<T>): Promise<T[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => call(stores[i % stores.length]!, i)));
+}
+
+describe.each(DATABASE_KINDS)('store on %s', (kind) => {
+  const opened: KyselyStore[] = [];
+  const databases: TestDatabase[] = [];
+  let database: TestDatabase;
+  let store: KyselyStore;
+
+  async function open(): Promise<KyselyStore> {
+    const s = await openStore(database.url);
+    opened.push(s);
+    return s;
+  }
+
+  /** Stores on the test's database with their own connections (SQLite) or pools (PostgreSQL). */
+  async function peers(n = PEERS): Promise<KyselyStore[]> {
+    const stores = [store];
+    // One at a time: opening runs the migrator, which is not meant to race itself.
+    while (stores.length < n) stores.push(await open());
+    return stores;
+  }
+
+  async function cleanUp(): Promise<void> {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+    await Promise.all(databases.splice(0).map((d) => d.drop()));
+  }
+
+  beforeEach(async () => {
+    database = await createTestDatabase(kind);
+    databases.push(database);
+    store = await open();
+  });
+  afterEach(cleanUp);
+  afterAll(cleanUp);
+
+  it('reports its dialect', () => {
+    expect(store.dialect).toBe(kind);
+  });
+
+  it('migrates a second database next to a live one (on PostgreSQL: another schema of the same database)', async () => {
+    await store.createUser(userRecord());
+    const second = await createTestDatabase(kind);
+    databases.push(second);
+    const other = await openStore(second.url);
+    opened.push(other);
+    expect(await other.listUsers()).toEqual([]);
+    const user = userRecord();
+    await other.createUser(user);
+    expect(await other.listUsers()).toEqual([user]);
+    expect(await store.listUsers()).toHaveLength(1);
+  });
+
+  describe('apis', () => {
+    it('creates, reads, lists and deletes', async () => {
+      const a = apiRecord({ createdAt: NOW });
+      const b = apiRecord({ createdAt: NOW + 1, isDefault: true });
+      await store.createApi(a);
+      await store.createApi(b);
+
+      expect(await store.getApi(a.id)).toEqual(a);
+      expect(await store.getApiByIdentifier(b.identifier)).toEqual(b);
+      expect(await store.getApi('missing')).toBeUndefined();
+      expect(await store.getApiByIdentifier('https://missing.example.test')).toBeUndefined();
+      expect(await store.listApis()).toEqual([a, b]);
+      expect(await store.getDefaultApi()).toEqual(b);
+
+      expect(await store.deleteApi(a.id)).toBe(true);
+      expect(await store.deleteApi(a.id)).toBe(false);
+      expect(await store.listApis()).toEqual([b]);
+    });
+
+    it('rejects a second API with the same identifier', async () => {
+      const a = apiRecord();
+      await store.createApi(a);
+      await expect(store.createApi(apiRecord({ identifier: a.identifier }))).rejects.toThrow();
+      expect(await store.listApis()).toEqual([a]);
+    });
+
+    it('keeps a single default API when another is created or updated as default', async () => {
+      const first = apiRecord({ isDefault: true, createdAt: NOW });
+      const second = apiRecord({ isDefault: true, createdAt: NOW + 1 });
+      const third = apiRecord({ isDefault: false, createdAt: NOW + 2 });
+      await store.createApi(first);
+      await store.createApi(second);
+      await store.createApi(third);
+
+      expect((await store.getApi(first.id))?.isDefault).toBe(false);
+      expect((await store.getDefaultApi())?.id).toBe(second.id);
+
+      const updated = await store.updateApi(third.id, { isDefault: true }, NOW + 10);
+      expect(updated?.isDefault).toBe(true);
+      expect((await store.getDefaultApi())?.id).toBe(third.id);
+      expect((await store.listApis()).filter((api) => api.isDefault).map((api) => api.id)).toEqual([third.id]);
+    });
+
+    it('updates only the fields of the patch', async () => {
+      const api = apiRecord({ isDefault: true });
+      await store.createApi(api);
+      const scopes = [{ value: 'admin', description: 'Everything' }];
+
+      const renamed = await store.updateApi(api.id, { name: 'Renamed' }, NOW + 5);
+      expect(renamed).toEqual({ ...api, name: 'Renamed', updatedAt: NOW + 5 });
+
+      const rescoped = await store.updateApi(api.id, { scopes }, NOW + 6);
+      expect(rescoped).toEqual({ ...api, name: 'Renamed', scopes, updatedAt: NOW + 6 });
+
+      const undefaulted = await store.updateApi(api.id, { isDefault: false }, NOW + 7);
+      expect(undefaulted).toEqual({ ...api, name: 'Renamed', scopes, isDefault: false, updatedAt: NOW + 7 });
+      expect(await store.getApi(api.id)).toEqual(undefaulted);
+      expect(await store.getDefaultApi()).toBeUndefined();
+    });
+
+    it('updating a missing API returns undefined and leaves the default alone', async () => {
+      const api = apiRecord({ isDefault: true });
+      await store.createApi(api);
+      expect(await store.updateApi('missing', { isDefault: true }, NOW + 1)).toBeUndefined();
+      expect(await store.getDefaultApi()).toEqual(api);
+    });
+  });
+
+  describe('clients', () => {
+    it('creates, reads and lists, public and confidential', async () => {
+      const confidential = clientRecord({ createdAt: NOW });
+      const pub = clientRecord({ createdAt: NOW + 1, isPublic: true, secretHash: null, authMethod: null, grantTypes: ['authorization_code'] });
+      await store.createClient(confidential);
+      await store.createClient(pub);
+
+      expect(await store.getClient(confidential.id)).toEqual(confidential);
+      expect(await store.getClient(pub.id)).toEqual(pub);
+      expect(await store.getClient('missing')).toBeUndefined();
+      expect(await store.listClients()).toEqual([confidential, pub]);
+    });
+
+    it('updates only the fields of the patch', async () => {
+      const client = clientRecord();
+      const other = clientRecord();
+      await store.createClient(client);
+      await store.createClient(other);
+
+      const renamed = await store.updateClient(client.id, { name: 'New name' }, NOW + 1);
+      expect(renamed).toEqual({ ...client, name: 'New name', updatedAt: NOW + 1 });
+
+      const patch = {
+        redirectUris: ['https://new.example.test/cb', 'https://new.example.test/cb2'],
+        grantTypes: ['client_credentials' as const],
+        scopes: ['admin'],
+        secretHash: 'rotated-hash',
+        authMethod: 'client_secret_post' as const,
+      };
+      const changed = await store.updateClient(client.id, patch, NOW + 2);
+      expect(changed).toEqual({ ...client, ...patch, name: 'New name', updatedAt: NOW + 2 });
+
+      // null is a value (no secret, both auth methods), unlike a missing field.
+      const cleared = await store.updateClient(client.id, { secretHash: null, authMethod: null }, NOW + 3);
+      expect(cleared).toEqual({ ...client, ...patch, name: 'New name', secretHash: null, authMethod: null, updatedAt: NOW + 3 });
+      expect(await store.getClient(client.id)).toEqual(cleared);
+
+      expect(await store.getClient(other.id)).toEqual(other);
+      expect(await store.updateClient('missing', { name: 'x' }, NOW)).toBeUndefined();
+    });
+
+    it('deleting a client removes its grants, refresh tokens, codes and consents, and nobody else’s', async () => {
+      const client = clientRecord();
+      const other = clientRecord();
+      const user = userRecord();
+      await store.createClient(client);
+      await store.createClient(other);
+      await store.createUser(user);
+
+      const mine = authorization({ clientId: client.id, userId: user.id });
+      const theirs = authorization({ clientId: other.id, userId: user.id });
+      const myIssue = issueFor(mine.grant);
+      const theirIssue = issueFor(theirs.grant);
+      for (const [auth, issue] of [
+        [mine, myIssue],
+        [theirs, theirIssue],
+      ] as const) {
+        await store.insertCode(auth.code);
+        expect((await store.redeemCode(auth.code.codeHash, NOW, auth.grant, issue)).outcome).toBe('redeemed');
+      }
+      const pending = codeRecord({ clientId: client.id, userId: user.id });
+      await store.insertCode(pending);
+      await store.saveConsent(consentRecord({ userId: user.id, clientId: client.id }));
+      await store.saveConsent(consentRecord({ userId: user.id, clientId: other.id }));
+
+      expect(await store.deleteClient(client.id)).toBe(true);
+
+      expect(await store.getClient(client.id)).toBeUndefined();
+      expect(await store.getGrant(mine.grant.id)).toBeUndefined();
+      expect(await store.findRefreshToken(myIssue.refreshToken!.tokenHash)).toBeUndefined();
+      expect(await store.findCode(mine.code.codeHash)).toBeUndefined();
+      expect(await store.findCode(pending.codeHash)).toBeUndefined();
+      expect(await store.getConsent(user.id, client.id, 'https://api.example.test')).toBeUndefined();
+      // Its access tokens are no longer good: their grant is gone.
+      expect(await store.accessTokenState(myIssue.accessToken.jti)).toEqual({ revoked: true });
+
+      expect(await store.getClient(other.id)).toEqual(other);
+      expect(await store.getGrant(theirs.grant.id)).toEqual(theirs.grant);
+      expect(await store.findRefreshToken(theirIssue.refreshToken!.tokenHash)).toBeDefined();
+      expect(await store.findCode(theirs.code.codeHash)).toBeDefined();
+      expect(await store.getConsent(user.id, other.id, 'https://api.example.test')).toBeDefined();
+      expect(await store.accessTokenState(theirIssue.accessToken.jti)).toEqual({ revoked: false });
+
+      expect(await store.deleteClient(client.id)).toBe(false);
+    });
+  });
+
+  describe('users', () => {
+    it('creates, reads, lists and deletes', async () => {
+      const admin = userRecord({ isAdmin: true, createdAt: NOW });
+      const plain = userRecord({ createdAt: NOW + 1 });
+      await store.createUser(admin);
+      await store.createUser(plain);
+
+      expect(await store.getUser(admin.id)).toEqual(admin);
+      expect(await store.getUserByUsername(plain.username)).toEqual(plain);
+      expect(await store.getUser('missing')).toBeUndefined();
+      expect(await store.getUserByUsername('missing')).toBeUndefined();
+      expect(await store.listUsers()).toEqual([admin, plain]);
+
+      expect(await store.deleteUser(admin.id)).toBe(true);
+      expect(await store.deleteUser(admin.id)).toBe(false);
+      expect(await store.listUsers()).toEqual([plain]);
+    });
+
+    it('rejects a second user with the same username', async () => {
+      const user = userRecord();
+      await store.createUser(user);
+      await expect(store.createUser(userRecord({ username: user.username }))).rejects.toThrow();
+      expect(await store.listUsers()).toEqual([user]);
+    });
+
+    it('deleting a user revokes their grants and removes their consents and sessions', async () => {
+      const user = userRecord();
+      const other = userRecord();
+      await store.createUser(user);
+      await store.createUser(other);
+      const mine = authorization({ userId: user.id });
+      const theirs = authorization({ userId: other.id });
+      for (const auth of [mine, theirs]) {
+        await store.insertCode(auth.code);
+        await store.redeemCode(auth.code.codeHash, NOW, auth.grant, issueFor(auth.grant));
+      }
+      const mySession = sessionRecord({ userId: user.id });
+      const theirSession = sessionRecord({ userId: other.id });
+      await store.createSession(mySession);
+      await store.createSession(theirSession);
+      await store.saveConsent(consentRecord({ userId: user.id, clientId: mine.grant.clientId }));
+
+      expect(await store.deleteUser(user.id)).toBe(true);
+
+      expect((await store.getGrant(mine.grant.id))?.revokedAt).not.toBeNull();
+      expect(await store.listConsents(user.id)).toEqual([]);
+      expect(await store.getSession(mySession.idHash, NOW)).toBeUndefined();
+      expect(await store.getGrant(theirs.grant.id)).toEqual(theirs.grant);
+      expect(await store.getSession(theirSession.idHash, NOW)).toEqual(theirSession);
+    });
+  });
+
+  describe('api keys', () => {
+    it('finds a key by its hash, lists and deletes', async () => {
+      const a = apiKeyRecord({ createdAt: NOW });
+      const b = apiKeyRecord({ createdAt: NOW + 1 });
+      await store.createApiKey(a);
+      await store.createApiKey(b);
+
+      expect(await store.getApiKeyByHash(a.keyHash)).toEqual(a);
+      expect(await store.getApiKeyByHash(b.keyHash)).toEqual(b);
+      expect(await store.getApiKeyByHash('no-such-hash')).toBeUndefined();
+      expect(await store.listApiKeys()).toEqual([a, b]);
+
+      expect(await store.deleteApiKey(a.id)).toBe(true);
+      expect(await store.deleteApiKey(a.id)).toBe(false);
+      expect(await store.getApiKeyByHash(a.keyHash)).toBeUndefined();
+      expect(await store.listApiKeys()).toEqual([b]);
+    });
+
+    it('rejects two keys with the same hash', async () => {
+      const a = apiKeyRecord();
+      await store.createApiKey(a);
+      await expect(store.createApiKey(apiKeyRecord({ keyHash: a.keyHash }))).rejects.toThrow();
+    });
+  });
+
+  describe('signing keys', () => {
+    it('inserts the first key only when no active key exists', async () => {
+      const first = signingKeyRecord({ createdAt: NOW });
+      expect(await store.insertFirstSigningKey(first)).toBe(true);
+      // Right away (the first start's lease is still live) and much later (it has expired).
+      expect(await store.insertFirstSigningKey(signingKeyRecord({ createdAt: NOW + 1 }))).toBe(false);
+      expect(await store.insertFirstSigningKey(signingKeyRecord({ createdAt: NOW + DAY }))).toBe(false);
+      expect(await store.listSigningKeys()).toEqual([first]);
+    });
+
+    it('rotation retires the key that signed and makes the new one active', async () => {
+      const first = signingKeyRecord({ createdAt: NOW });
+      const second = signingKeyRecord({ createdAt: NOW + DAY });
+      const third = signingKeyRecord({ createdAt: NOW + 2 * DAY });
+      expect(await store.insertFirstSigningKey(first)).toBe(true);
+      await store.rotateSigningKey(second, NOW + DAY);
+      expect(await store.listSigningKeys()).toEqual([{ ...first, retiredAt: NOW + DAY }, second]);
+
+      await store.rotateSigningKey(third, NOW + 2 * DAY);
+      expect(await store.listSigningKeys()).toEqual([
+        { ...first, retiredAt: NOW + DAY },
+        { ...second, retiredAt: NOW + 2 * DAY },
+        third,
+      ]);
+      expect(await store.insertFirstSigningKey(signingKeyRecord({ createdAt: NOW + 3 * DAY }))).toBe(false);
+    });
+
+    it('updates the sealed private key', async () => {
+      const key = signingKeyRecord();
+      await store.insertFirstSigningKey(key);
+      await store.updateSealedSigningKey(key.kid, 'resealed');
+      expect(await store.listSigningKeys()).toEqual([{ ...key, privateSealed: 'resealed' }]);
+    });
+
+    it('of concurrent first starts on separate connections, exactly one inserts', async () => {
+      const stores = await peers();
+      const results = await race(stores, RACERS, (s) => s.insertFirstSigningKey(signingKeyRecord({ createdAt: NOW })));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const keys = await store.listSigningKeys();
+      expect(keys).toHaveLength(1);
+      expect(keys[0]?.retiredAt).toBeNull();
+    });
+  });
+
+  describe('authorization codes', () => {
+    it('stores and finds a code', async () => {
+      const { code } = authorization();
+      await store.insertCode(code);
+      expect(await store.findCode(code.codeHash)).toEqual(code);
+      expect(await store.findCode('missing')).toBeUndefined();
+    });
+
+    it('the first redemption stores the grant and its tokens; a second finds the code consumed', async () => {
+      const { code, grant } = authorization();
+      await store.insertCode(code);
+      const issue = issueFor(grant);
+
+      const first = await store.redeemCode(code.codeHash, NOW + SECOND, grant, issue);
+      expect(first).toEqual({ outcome: 'redeemed', record: { ...code, consumedAt: NOW + SECOND } });
+      expect(await store.getGrant(grant.id)).toEqual(grant);
+      expect(await store.findRefreshToken(issue.refreshToken!.tokenHash)).toEqual({ token: issue.refreshToken, grant });
+      expect(await accessTokenRow(store, issue.accessToken.jti)).toEqual({
+        jti: issue.accessToken.jti,
+        grant_id: grant.id,
+        client_id: grant.clientId,
+        expires_at: issue.accessToken.expiresAt,
+        revoked_at: null,
+      });
+      expect(await store.accessTokenState(issue.accessToken.jti)).toEqual({ revoked: false });
+
+      const replayIssue = issueFor(grant, NOW + 2 * SECOND);
+      const second = await store.redeemCode(code.codeHash, NOW + 2 * SECOND, { ...grant, id: uid('grant') }, replayIssue);
+      expect(second).toEqual({ outcome: 'already_consumed', record: { ...code, consumedAt: NOW + SECOND } });
+      // The loser wrote nothing.
+      expect(await store.findRefreshToken(replayIssue.refreshToken!.tokenHash)).toBeUndefined();
+      expect(await accessTokenRow(store, replayIssue.accessToken.jti)).toBeUndefined();
+      expect(await countRows(store, 'grants')).toBe(1);
+    });
+
+    it('an unknown code is not found and nothing is written', async () => {
+      const { grant } = authorization();
+      expect(await store.redeemCode('missing', NOW, grant, issueFor(grant))).toEqual({ outcome: 'not_found' });
+      expect(await countRows(store, 'grants')).toBe(0);
+      expect(await countRows(store, 'refresh_tokens')).toBe(0);
+      expect(await countRows(store, 'access_tokens')).toBe(0);
+    });
+
+    it('a redemption without a refresh token stores none', async () => {
+      const { code, grant } = authorization();
+      await store.insertCode(code);
+      const issue = issueFor(grant, NOW, false);
+      expect((await store.redeemCode(code.codeHash, NOW, grant, issue)).outcome).toBe('redeemed');
+      expect(await countRows(store, 'refresh_tokens')).toBe(0);
+      expect(await accessTokenRow(store, issue.accessToken.jti)).toBeDefined();
+    });
+
+    it('of concurrent redemptions on separate connections, exactly one wins', async () => {
+      const stores = await peers();
+      const { code, grant } = authorization();
+      await store.insertCode(code);
+
+      const results = await race(stores, RACERS, (s, i) =>
+        // Every caller brings its own grant id and tokens, as separate token requests would.
+        s.redeemCode(code.codeHash, NOW + i, { ...grant, id: `${grant.id}-${i}` }, issueFor({ ...grant, id: `${grant.id}-${i}` })),
+      );
+
+      const winners = results.filter((r) => r.outcome === 'redeemed');
+      expect(winners).toHaveLength(1);
+      expect(results.filter((r) => r.outcome === 'already_consumed')).toHaveLength(RACERS - 1);
+      const consumedAt = (await store.findCode(code.codeHash))?.consumedAt;
+      for (const r of results) if (r.outcome !== 'not_found') expect(r.record.consumedAt).toBe(consumedAt);
+      expect(await countRows(store, 'grants')).toBe(1);
+      expect(await countRows(store, 'refresh_tokens')).toBe(1);
+      expect(await countRows(store, 'access_tokens')).toBe(1);
+    });
+  });
+
+  describe('refresh tokens', () => {
+    async function redeemed(now = NOW) {
+      const { code, grant } = authorization({ now });
+      await store.insertCode(code);
+      const issue = issueFor(grant, now);
+      await store.redeemCode(code.codeHash, now, grant, issue);
+      return { grant, token: issue.refreshToken! };
+    }
+
+    it('rotation consumes the token, stores its successor and extends the grant', async () => {
+      const { grant, token } = await redeemed();
+      const later = NOW + 10 * DAY;
+      const next = issueFor(grant, later);
+
+      const rotated = await store.rotateRefreshToken(token.tokenHash, later, next);
+      expect(rotated).toEqual({ outcome: 'redeemed', record: { ...token, consumedAt: later } });
+      const successor = await store.findRefreshToken(next.refreshToken!.tokenHash);
+      expect(successor?.token).toEqual(next.refreshToken);
+      expect(successor?.grant.expiresAt).toBe(next.refreshToken!.expiresAt);
+      expect((await store.getGrant(grant.id))?.expiresAt).toBe(later + 30 * DAY);
+      expect(await accessTokenRow(store, next.accessToken.jti)).toBeDefined();
+      expect((await store.findRefreshToken(token.tokenHash))?.token.consumedAt).toBe(later);
+
+      const replay = issueFor(grant, later + 1);
+      expect(await store.rotateRefreshToken(token.tokenHash, later + 1, replay)).toEqual({
+        outcome: 'already_consumed',
+        record: { ...token, consumedAt: later },
+      });
+      expect(await store.findRefreshToken(replay.refreshToken!.tokenHash)).toBeUndefined();
+      expect(await accessTokenRow(store, replay.accessToken.jti)).toBeUndefined();
+    });
+
+    it('rotation never shortens the grant', async () => {
+      const { grant, token } = await redeemed();
+      const next = issueFor(grant, NOW + HOUR);
+      next.refreshToken!.expiresAt = NOW + DAY; // shorter than the grant's 30 days
+      expect((await store.rotateRefreshToken(token.tokenHash, NOW + HOUR, next)).outcome).toBe('redeemed');
+      expect((await store.getGrant(grant.id))?.expiresAt).toBe(grant.expiresAt);
+    });
+
+    it('an unknown token is not found', async () => {
+      const grant = grantRecord();
+      expect(await store.rotateRefreshToken('missing', NOW, issueFor(grant))).toEqual({ outcome: 'not_found' });
+      expect(await store.findRefreshToken('missing')).toBeUndefined();
+      expect(await countRows(store, 'refresh_tokens')).toBe(0);
+    });
+
+    it('of concurrent rotations on separate connections, exactly one wins', async () => {
+      const stores = await peers();
+      const { grant, token } = await redeemed();
+      const issues = Array.from({ length: RACERS }, () => issueFor(grant, NOW + HOUR));
+
+      const results = await race(stores, RACERS, (s, i) => s.rotateRefreshToken(token.tokenHash, NOW + HOUR + i, issues[i]!));
+
+      expect(results.filter((r) => r.outcome === 'redeemed')).toHaveLength(1);
+      expect(results.filter((r) => r.outcome === 'already_consumed')).toHaveLength(RACERS - 1);
+      const winner = results.findIndex((r) => r.outcome === 'redeemed');
+      for (const [i, issue] of issues.entries()) {
+        const stored = await store.findRefreshToken(issue.refreshToken!.tokenHash);
+        expect(stored === undefined).toBe(i !== winner);
+      }
+      // The original token and its one successor.
+      expect(await countRows(store, 'refresh_tokens')).toBe(2);
+      // The code's access token and the winner's.
+      expect(await countRows(store, 'access_tokens')).toBe(2);
+    });
+  });
+
+  describe('grants and access tokens', () => {
+    async function redeemed() {
+      const { code, grant } = authorization();
+      await store.insertCode(code);
+      const issue = issueFor(grant);
+      await store.redeemCode(code.codeHash, NOW, grant, issue);
+      return { grant, issue };
+    }
+
+    it('revoking a grant marks it and deletes its refresh tokens; its access tokens are revoked', async () => {
+      const { grant, issue } = await redeemed();
+      const other = await redeemed();
+
+      await store.revokeGrant(grant.id, NOW + MINUTE);
+      expect(await store.getGrant(grant.id)).toEqual({ ...grant, revokedAt: NOW + MINUTE });
+      expect(await store.findRefreshToken(issue.refreshToken!.tokenHash)).toBeUndefined();
+      expect(await store.rotateRefreshToken(issue.refreshToken!.tokenHash, NOW + 2 * MINUTE, issueFor(grant))).toEqual({ outcome: 'not_found' });
+      expect(await store.accessTokenState(issue.accessToken.jti)).toEqual({ revoked: true });
+
+      // A second revocation keeps the first time.
+      await store.revokeGrant(grant.id, NOW + HOUR);
+      expect((await store.getGrant(grant.id))?.revokedAt).toBe(NOW + MINUTE);
+
+      expect(await store.getGrant(other.grant.id)).toEqual(other.grant);
+      expect(await store.findRefreshToken(other.issue.refreshToken!.tokenHash)).toBeDefined();
+      expect(await store.accessTokenState(other.issue.accessToken.jti)).toEqual({ revoked: false });
+    });
+
+    it('an access token is revoked by itself, recorded or not', async () => {
+      const { issue } = await redeemed();
+      await store.revokeAccessToken(issue.accessToken, NOW + MINUTE);
+      expect(await store.accessTokenState(issue.accessToken.jti)).toEqual({ revoked: true });
+      expect((await accessTokenRow(store, issue.accessToken.jti))?.revoked_at).toBe(NOW + MINUTE);
+
+      // Client credentials tokens are never recorded when issued.
+      const unrecorded = accessTokenRecord({ grantId: null });
+      expect(await store.accessTokenState(unrecorded.jti)).toEqual({ revoked: false });
+      await store.revokeAccessToken(unrecorded, NOW + MINUTE);
+      expect(await store.accessTokenState(unrecorded.jti)).toEqual({ revoked: true });
+      expect(await accessTokenRow(store, unrecorded.jti)).toEqual({
+        jti: unrecorded.jti,
+        grant_id: null,
+        client_id: unrecorded.clientId,
+        expires_at: unrecorded.expiresAt,
+        revoked_at: NOW + MINUTE,
+      });
+
+      // Revoking twice is harmless.
+      await store.revokeAccessToken(unrecorded, NOW + HOUR);
+      expect(await store.accessTokenState(unrecorded.jti)).toEqual({ revoked: true });
+    });
+
+    it('an access token is good while its grant is, and unknown tokens are not revoked', async () => {
+      const { issue } = await redeemed();
+      expect(await store.accessTokenState(issue.accessToken.jti)).toEqual({ revoked: false });
+      expect(await store.accessTokenState('never-seen')).toEqual({ revoked: false });
+    });
+
+    it('revoking a user’s access for a client revokes every such grant and forgets the consent', async () => {
+      const user = userRecord();
+      const client = clientRecord();
+      const otherClient = clientRecord();
+      const a = authorization({ userId: user.id, clientId: client.id });
+      const b = authorization({ userId: user.id, clientId: client.id });
+      const c = authorization({ userId: user.id, clientId: otherClient.id });
+      const issues = new Map<string, ReturnType<typeof issueFor>>();
+      for (const auth of [a, b, c]) {
+        await store.insertCode(auth.code);
+        const issue = issueFor(auth.grant);
+        issues.set(auth.grant.id, issue);
+        await store.redeemCode(auth.code.codeHash, NOW, auth.grant, issue);
+      }
+      await store.saveConsent(consentRecord({ userId: user.id, clientId: client.id }));
+      await store.saveConsent(consentRecord({ userId: user.id, clientId: otherClient.id }));
+
+      await store.revokeUserClient(user.id, client.id, NOW + MINUTE);
+
+      for (const auth of [a, b]) {
+        expect((await store.getGrant(auth.grant.id))?.revokedAt).toBe(NOW + MINUTE);
+        expect(await store.findRefreshToken(issues.get(auth.grant.id)!.refreshToken!.tokenHash)).toBeUndefined();
+        expect(await store.accessTokenState(issues.get(auth.grant.id)!.accessToken.jti)).toEqual({ revoked: true });
+      }
+      expect(await store.getConsent(user.id, client.id, 'https://api.example.test')).toBeUndefined();
+
+      expect(await store.getGrant(c.grant.id)).toEqual(c.grant);
+      expect(await store.findRefreshToken(issues.get(c.grant.id)!.refreshToken!.tokenHash)).toBeDefined();
+      expect(await store.getConsent(user.id, otherClient.id, 'https://api.example.test')).toBeDefined();
+    });
+  });
+
+  describe('consents', () => {
+    it('saving inserts, then updates scopes and time but keeps the creation time', async () => {
+      const consent = consentRecord({ createdAt: NOW, updatedAt: NOW });
+      await store.saveConsent(consent);
+      expect(await store.getConsent(consent.userId, consent.clientId, consent.resource)).toEqual(consent);
+
+      await store.saveConsent({ ...consent, scopes: ['read', 'write'], createdAt: NOW + HOUR, updatedAt: NOW + HOUR });
+      expect(await store.getConsent(consent.userId, consent.clientId, consent.resource)).toEqual({
+        ...consent,
+        scopes: ['read', 'write'],
+        updatedAt: NOW + HOUR,
+      });
+      expect(await countRows(store, 'consents')).toBe(1);
+    });
+
+    it('keeps one consent per resource and lists a user’s consents', async () => {
+      const userId = uid('user');
+      const clientId = uid('client');
+      const first = consentRecord({ userId, clientId, resource: 'https://one.example.test', createdAt: NOW });
+      const second = consentRecord({ userId, clientId, resource: 'https://two.example.test', createdAt: NOW + 1 });
+      await store.saveConsent(first);
+      await store.saveConsent(second);
+      await store.saveConsent(consentRecord({ clientId }));
+
+      expect(await store.getConsent(userId, clientId, 'https://three.example.test')).toBeUndefined();
+      expect(await store.listConsents(userId)).toEqual([first, second]);
+      expect(await store.listConsents('nobody')).toEqual([]);
+    });
+  });
+
+  describe('sessions and interactions', () => {
+    it('a session is found until it expires, and can be deleted', async () => {
+      const session = sessionRecord({ expiresAt: NOW + HOUR });
+      await store.createSession(session);
+      expect(await store.getSession(session.idHash, NOW)).toEqual(session);
+      expect(await store.getSession(session.idHash, NOW + HOUR - 1)).toEqual(session);
+      expect(await store.getSession(session.idHash, NOW + HOUR)).toBeUndefined();
+      expect(await store.getSession(session.idHash, NOW + DAY)).toBeUndefined();
+      expect(await store.getSession('missing', NOW)).toBeUndefined();
+
+      await store.deleteSession(session.idHash);
+      expect(await store.getSession(session.idHash, NOW)).toBeUndefined();
+    });
+
+    it('an interaction is found until it expires, and taken once', async () => {
+      const interaction = interactionRecord({ expiresAt: NOW + 10 * MINUTE });
+      await store.createInteraction(interaction);
+      expect(await store.getInteraction(interaction.id, NOW)).toEqual(interaction);
+      expect(await store.getInteraction(interaction.id, NOW + 10 * MINUTE)).toBeUndefined();
+      expect(await store.takeInteraction(interaction.id, NOW + 10 * MINUTE)).toBeUndefined();
+
+      expect(await store.takeInteraction(interaction.id, NOW)).toEqual(interaction);
+      expect(await store.takeInteraction(interaction.id, NOW)).toBeUndefined();
+      expect(await store.getInteraction(interaction.id, NOW)).toBeUndefined();
+    });
+
+    it('of concurrent takes on separate connections, exactly one gets the interaction', async () => {
+      const stores = await peers();
+      const interaction = interactionRecord();
+      await store.createInteraction(interaction);
+
+      const results = await race(stores, RACERS, (s) => s.takeInteraction(interaction.id, NOW));
+      const taken = results.filter((r) => r !== undefined);
+      expect(taken).toEqual([interaction]);
+      expect(await countRows(store, 'interactions')).toBe(0);
+    });
+  });
+
+  describe('rate limits', () => {
+    it('counts events in a fixed window and restarts after it ends', async () => {
+      const key = uid('login');
+      const window = MINUTE;
+      expect(await store.peekEvents(key, NOW)).toBe(0);
+      expect(await store.countEvent(key, window, NOW)).toBe(1);
+      expect(await store.countEvent(key, window, NOW + SECOND)).toBe(2);
+      expect(await store.countEvent(key, window, NOW + window - 1)).toBe(3);
+      expect(await store.peekEvents(key, NOW + window - 1)).toBe(3);
+      expect(await store.countEvent(uid('other'), window, NOW)).toBe(1);
+
+      // The window ends at NOW + window: the count starts over, with a new window from then.
+      expect(await store.peekEvents(key, NOW + window)).toBe(0);
+      expect(await store.countEvent(key, window, NOW + window)).toBe(1);
+      expect(await store.countEvent(key, window, NOW + 2 * window - 1)).toBe(2);
+      expect(await store.peekEvents(key, NOW + 2 * window - 1)).toBe(2);
+      expect(await store.countEvent(key, window, NOW + 2 * window)).toBe(1);
+    });
+
+    it('clearing forgets the count', async () => {
+      const key = uid('login');
+      await store.countEvent(key, MINUTE, NOW);
+      await store.countEvent(key, MINUTE, NOW);
+      await store.clearEvents(key);
+      expect(await store.peekEvents(key, NOW)).toBe(0);
+      expect(await store.countEvent(key, MINUTE, NOW)).toBe(1);
+    });
+
+    it('concurrent events on separate connections are each counted once', async () => {
+      const stores = await peers();
+      const key = uid('login');
+      const counts = await race(stores, RACERS, (s) => s.countEvent(key, MINUTE, NOW));
+      expect([...counts].sort((x, y) => x - y)).toEqual(Array.from({ length: RACERS }, (_, i) => i + 1));
+      expect(await store.peekEvents(key, NOW)).toBe(RACERS);
+    });
+  });
+
+  describe('locks', () => {
+    it('one owner holds a lease until it expires or is released', async () => {
+      const name = uid('lock');
+      expect(await store.acquireLock(name, 'a', MINUTE, NOW)).toBe(true);
+      expect(await store.acquireLock(name, 'b', MINUTE, NOW + SECOND)).toBe(false);
+      // The holder renews its lease.
+      expect(await store.acquireLock(name, 'a', MINUTE, NOW + 30 * SECOND)).toBe(true);
+      expect(await store.acquireLock(name, 'b', MINUTE, NOW + MINUTE)).toBe(false);
+      // Other names are independent.
+      expect(await store.acquireLock(uid('lock'), 'b', MINUTE, NOW)).toBe(true);
+
+      // Another owner's release does nothing.
+      await store.releaseLock(name, 'b');
+      expect(await store.acquireLock(name, 'b', MINUTE, NOW + MINUTE)).toBe(false);
+
+      // Once the renewed lease expires, someone else takes it over.
+      expect(await store.acquireLock(name, 'b', MINUTE, NOW + 30 * SECOND + MINUTE)).toBe(true);
+      expect(await store.acquireLock(name, 'a', MINUTE, NOW + 30 * SECOND + MINUTE)).toBe(false);
+
+      // The owner's release frees it at once.
+      await store.releaseLock(name, 'b');
+      expect(await store.acquireLock(name, 'a', MINUTE, NOW + 30 * SECOND + MINUTE)).toBe(true);
+    });
+
+    it('of concurrent owners on separate connections, exactly one wins each round', async () => {
+      const stores = await peers();
+      const name = uid('lock');
+      const owners = Array.from({ length: RACERS }, (_, i) => `owner-${i}`);
+
+      const first = await race(stores, RACERS, (s, i) => s.acquireLock(name, owners[i]!, MINUTE, NOW));
+      expect(first.filter(Boolean)).toHaveLength(1);
+      const holder = owners[first.indexOf(true)]!;
+
+      // While the lease is live, nobody else gets it, and the holder keeps it.
+      const live = await race(stores, RACERS, (s, i) => s.acquireLock(name, owners[i]!, MINUTE, NOW + MINUTE - 1));
+      expect(live).toEqual(owners.map((o) => o === holder));
+
+      // After it expires, exactly one takes it over.
+      const later = NOW + 2 * MINUTE;
+      const takeover = await race(stores, RACERS, (s, i) => s.acquireLock(name, owners[i]!, MINUTE, later));
+      expect(takeover.filter(Boolean)).toHaveLength(1);
+    });
+  });
+
+  describe('purgeExpired', () => {
+    const retention: PurgeRetention = { signingKeysMs: 7 * DAY, consumedCodesMs: DAY };
+
+    it('deletes what has expired and keeps what is live', async () => {
+      const t = NOW + 100 * DAY; // the purge time
+      const past = t - 1;
+      const future = t + HOUR;
+
+      // Codes: kept for consumedCodesMs after expiry.
+      const liveCode = codeRecord({ expiresAt: future });
+      const recentlyExpiredConsumed = codeRecord({ expiresAt: t - HOUR, consumedAt: t - 2 * HOUR });
+      const oldConsumed = codeRecord({ expiresAt: t - retention.consumedCodesMs - 1, consumedAt: t - 2 * DAY });
+      for (const c of [liveCode, recentlyExpiredConsumed, oldConsumed]) await store.insertCode(c);
+
+      // Grants with refresh and access tokens, one live and one expired.
+      const liveGrant = grantRecord({ expiresAt: future });
+      const deadGrant = grantRecord({ expiresAt: past });
+      const liveRefresh = refreshTokenRecord({ grantId: liveGrant.id, clientId: liveGrant.clientId, expiresAt: future });
+      const deadRefresh = refreshTokenRecord({ grantId: deadGrant.id, clientId: deadGrant.clientId, expiresAt: past });
+      const liveAccess = accessTokenRecord({ grantId: liveGrant.id, clientId: liveGrant.clientId, expiresAt: future });
+      const deadAccess = accessTokenRecord({ grantId: deadGrant.id, clientId: deadGrant.clientId, expiresAt: past });
+      for (const [g, r, a] of [
+        [liveGrant, liveRefresh, liveAccess],
+        [deadGrant, deadRefresh, deadAccess],
+      ] as const) {
+        const code = codeRecord({ grantId: g.id, clientId: g.clientId, userId: g.userId!, expiresAt: future });
+        await store.insertCode(code);
+        await store.redeemCode(code.codeHash, t - DAY, g, { refreshToken: r, accessToken: a });
+      }
+      // Revoked access tokens that expired are no longer worth remembering either.
+      const deadRevoked = accessTokenRecord({ grantId: null, expiresAt: t });
+      const liveRevoked = accessTokenRecord({ grantId: null, expiresAt: future });
+      await store.revokeAccessToken(deadRevoked, t - HOUR);
+      await store.revokeAccessToken(liveRevoked, t - HOUR);
+
+      const liveSession = sessionRecord({ expiresAt: future });
+      await store.createSession(liveSession);
+      await store.createSession(sessionRecord({ expiresAt: t }));
+      const liveInteraction = interactionRecord({ expiresAt: future });
+      await store.createInteraction(liveInteraction);
+      await store.createInteraction(interactionRecord({ expiresAt: past }));
+
+      const liveKey = uid('rate');
+      await store.countEvent(liveKey, HOUR, t - MINUTE);
+      await store.countEvent(uid('rate'), MINUTE, t - MINUTE);
+
+      // Signing keys: active forever; retired ones published for signingKeysMs.
+      const oldRetired = signingKeyRecord({ createdAt: t - 30 * DAY });
+      const recentRetired = signingKeyRecord({ createdAt: t - 20 * DAY });
+      const active = signingKeyRecord({ createdAt: t - DAY });
+      await store.insertFirstSigningKey(oldRetired);
+      await store.rotateSigningKey(recentRetired, t - retention.signingKeysMs - 1);
+      await store.rotateSigningKey(active, t - DAY);
+
+      const liveLock = uid('lock');
+      await store.acquireLock(liveLock, 'me', HOUR, t - MINUTE);
+      await store.acquireLock(uid('lock'), 'me', MINUTE, t - MINUTE);
+
+      const counts = await store.purgeExpired(t, retention);
+
+      expect(counts).toEqual({
+        codes: 1,
+        refreshTokens: 1,
+        accessTokens: 2,
+        grants: 1,
+        sessions: 1,
+        interactions: 1,
+        rateLimits: 1,
+        signingKeys: 1,
+        // The expired lease of the first signing key insert, and the expired lock.
+        locks: 2,
+      });
+
+      expect(await store.findCode(liveCode.codeHash)).toEqual(liveCode);
+      expect(await store.findCode(recentlyExpiredConsumed.codeHash)).toEqual(recentlyExpiredConsumed);
+      expect(await store.findCode(oldConsumed.codeHash)).toBeUndefined();
+      expect(await countRows(store, 'authorization_codes')).toBe(4);
+
+      expect(await store.getGrant(liveGrant.id)).toEqual(liveGrant);
+      expect(await store.getGrant(deadGrant.id)).toBeUndefined();
+      expect(await store.findRefreshToken(liveRefresh.tokenHash)).toEqual({ token: liveRefresh, grant: liveGrant });
+      expect(await countRows(store, 'refresh_tokens')).toBe(1);
+      expect(await accessTokenRow(store, liveAccess.jti)).toBeDefined();
+      expect(await accessTokenRow(store, deadAccess.jti)).toBeUndefined();
+      expect(await accessTokenRow(store, deadRevoked.jti)).toBeUndefined();
+      expect(await store.accessTokenState(liveRevoked.jti)).toEqual({ revoked: true });
+      expect(await countRows(store, 'access_tokens')).toBe(2);
+
+      expect(await store.getSession(liveSession.idHash, t)).toEqual(liveSession);
+      expect(await countRows(store, 'sessions')).toBe(1);
+      expect(await store.getInteraction(liveInteraction.id, t)).toEqual(liveInteraction);
+      expect(await countRows(store, 'interactions')).toBe(1);
+      expect(await store.peekEvents(liveKey, t)).toBe(1);
+      expect(await countRows(store, 'rate_limits')).toBe(1);
+
+      expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual([recentRetired.kid, active.kid]);
+      expect(await store.acquireLock(liveLock, 'other', HOUR, t)).toBe(false);
+      expect(await countRows(store, 'locks')).toBe(1);
+
+      // Purging again finds nothing more; later, the retention of the recent ones runs out too.
+      expect(Object.values(await store.purgeExpired(t, retention)).every((n) => n === 0)).toBe(true);
+      const muchLater = await store.purgeExpired(t + 30 * DAY, retention);
+      expect(muchLater.codes).toBe(4);
+      expect(muchLater.signingKeys).toBe(1);
+      expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual([active.kid]);
+    });
+
+    it('an active signing key is never purged, however old', async () => {
+      const key = signingKeyRecord({ createdAt: NOW });
+      await store.insertFirstSigningKey(key);
+      expect((await store.purgeExpired(NOW + 1000 * DAY, retention)).signingKeys).toBe(0);
+      expect(await store.listSigningKeys()).toEqual([key]);
+    });
+  });
+});
