@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { accessTokenOf, createResourceServer, requireToken, type ResourceServerOptions } from '../../src/sdk/index.js';
+import { accessTokenOf, createResourceServer, requireToken, type ResourceServerOptions } from 'latchkey';
 
 export interface ExampleApiOptions extends ResourceServerOptions {
   logger?: boolean;
