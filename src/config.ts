@@ -51,7 +51,8 @@ const ENV_NAMES: Record<keyof RawSettings, string> = {
   logLevel: 'LATCHKEY_LOG_LEVEL',
 };
 
-const portSchema = z.coerce.number().int().min(0).max(65535);
+/** Digits only: a bare coercion would also read ' ' as 0, '0x50' as 80 and '1e3' as 1000. */
+const portSchema = z.string().regex(/^[0-9]{1,5}$/).transform(Number).pipe(z.number().int().min(0).max(65535));
 
 function parseWorkers(value: string, cores: number): number {
   if (value === 'auto') return Math.max(1, cores);
@@ -68,7 +69,8 @@ function parseIssuer(value: string): string {
     throw new ConfigError('--issuer must be an absolute http(s) URL');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('--issuer must use http or https');
-  if (url.search || url.hash) throw new ConfigError('--issuer must have no query or fragment');
+  // An empty `?` or `#` leaves url.search and url.hash empty but stays in url.href.
+  if (url.search || url.hash || /[?#]/.test(value)) throw new ConfigError('--issuer must have no query or fragment');
   return url.href.replace(/\/$/, '');
 }
 

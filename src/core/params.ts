@@ -25,13 +25,15 @@ export function parseParams(encoded: string): ParsedParams {
   const duplicates = new Set<string>();
   const seen = new Set<string>();
   for (const [name, value] of new URLSearchParams(encoded)) {
+    // RFC 6749 §3.1: a parameter without a value is treated as omitted, so it cannot be a duplicate.
+    if (value === '') continue;
     if (REPEATABLE.has(name)) {
-      if (value !== '') repeated.set(name, [...(repeated.get(name) ?? []), value]);
+      repeated.set(name, [...(repeated.get(name) ?? []), value]);
       continue;
     }
     if (seen.has(name)) duplicates.add(name);
     seen.add(name);
-    if (value !== '') single.set(name, value);
+    single.set(name, value);
   }
   return { single, repeated, duplicates: [...duplicates] };
 }

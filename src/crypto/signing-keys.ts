@@ -132,10 +132,10 @@ export class SigningKeys {
    * Verifies an access token this instance issued (signature with any published key, `typ`, `iss`,
    * expiry). Returns undefined for anything else, expired or not ours.
    */
-  async verifyAccessToken(token: string, issuer: string): Promise<JWTPayload | undefined> {
+  async verifyAccessToken(token: string, issuer: string, now: number): Promise<JWTPayload | undefined> {
     if (!this.localJwks) return undefined;
     try {
-      const { payload } = await jwtVerify(token, this.localJwks, { issuer, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA'] });
+      const { payload } = await jwtVerify(token, this.localJwks, { issuer, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA'], currentDate: new Date(now) });
       return payload;
     } catch {
       return undefined;

@@ -14,10 +14,15 @@ export function installFormParser(app: FastifyInstance): void {
   });
 }
 
+const FORM_MEDIA_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
+
 /** The parameters of a POST whose body must be a form (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1). */
 export function formParams(request: FastifyRequest): ParsedParams {
   if (request.body === undefined || request.body === null) return parseParams('');
-  if (typeof request.body !== 'string') throw new InvalidRequest('the body must be application/x-www-form-urlencoded');
+  // The framework's own text/plain parser also yields a string: only a form's text is a form.
+  if (typeof request.body !== 'string' || !FORM_MEDIA_TYPE.test(request.headers['content-type'] ?? '')) {
+    throw new InvalidRequest('the body must be application/x-www-form-urlencoded');
+  }
   return parseParams(request.body);
 }
 

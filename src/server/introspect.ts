@@ -39,7 +39,7 @@ export async function handleIntrospection(ctx: ServerContext, authorization: str
     };
   }
 
-  const claims = await ctx.keys.verifyAccessToken(token, ctx.config.issuer);
+  const claims = await ctx.keys.verifyAccessToken(token, ctx.config.issuer, now);
   if (!claims || typeof claims.jti !== 'string' || typeof claims.client_id !== 'string') return INACTIVE;
   if ((await ctx.store.accessTokenState(claims.jti)).revoked) return INACTIVE;
   if (!(await ctx.store.getClient(claims.client_id))) return INACTIVE;

@@ -25,7 +25,7 @@ export async function handleRevocation(ctx: ServerContext, authorization: string
     await ctx.store.revokeGrant(refresh.grant.id, now);
     return;
   }
-  const claims = await ctx.keys.verifyAccessToken(token, ctx.config.issuer);
+  const claims = await ctx.keys.verifyAccessToken(token, ctx.config.issuer, now);
   if (!claims || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') return;
   if (claims.client_id !== client.id) throw new UnauthorizedClient('the token was not issued to this client');
   await ctx.store.revokeAccessToken({ jti: claims.jti, grantId: null, clientId: client.id, expiresAt: claims.exp * 1000 }, now);

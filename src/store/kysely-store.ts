@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import type {
@@ -133,12 +133,27 @@ export class KyselyStore implements Store {
   ) {}
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider, migrationTableName: 'latchkey_migrations', migrationLockTableName: 'latchkey_migrations_lock' });
+    // Without a schema, Kysely's migrator looks for its tables in every schema of a PostgreSQL
+    // database: a second schema (another instance, a parallel test) would be taken as migrated.
+    const migrationTableSchema = this.dialect === 'postgres' ? await this.currentSchema() : undefined;
+    const migrator = new Migrator({
+      db: this.db,
+      provider: migrationProvider,
+      migrationTableName: 'latchkey_migrations',
+      migrationLockTableName: 'latchkey_migrations_lock',
+      ...(migrationTableSchema !== undefined && { migrationTableSchema }),
+    });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
       throw new Error(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
+  }
+
+  /** The schema unqualified names resolve to (the first of the search_path that exists). */
+  private async currentSchema(): Promise<string | undefined> {
+    const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(this.db);
+    return rows[0]?.schema ?? undefined;
   }
 
   async close(): Promise<void> {
@@ -167,7 +182,6 @@ export class KyselyStore implements Store {
 
   async updateApi(id: string, patch: ApiPatch, now: number): Promise<ApiRecord | undefined> {
     return this.db.transaction().execute(async (tx) => {
-      if (patch.isDefault) await tx.updateTable('apis').set({ is_default: 0 }).execute();
       const row = await tx
         .updateTable('apis')
         .set({
@@ -179,7 +193,10 @@ export class KyselyStore implements Store {
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirst();
-      return row && toApi(row);
+      if (!row) return undefined;
+      // Only once the API is known to exist, so updating a missing one leaves the default alone.
+      if (patch.isDefault) await tx.updateTable('apis').set({ is_default: 0 }).where('id', '<>', id).where('is_default', '=', 1).execute();
+      return toApi(row);
     });
   }
 

@@ -1,9 +1,11 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KyselyStore } from '../../src/store/kysely-store.js';
 import { openStore } from '../../src/store/open.js';
 import type { Database } from '../../src/store/schema.js';
-import type { PurgeRetention } from '../../src/store/store.js';
+import type { PurgeRetention, Store } from '../../src/store/store.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import {
   accessTokenRecord,
@@ -44,6 +46,46 @@ async function accessTokenRow(store: KyselyStore, jti: string) {
 /** Starts `n` calls at once, spread round-robin over `stores`, and waits for all of them. */
 function race<T>(stores: KyselyStore[], n: number, call: (store: KyselyStore, i: number) => Promise<T>): Promise<T[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => call(stores[i % stores.length]!, i)));
+}
+
+interface Call {
+  method: keyof Store;
+  args: unknown[];
+}
+
+const RACE_CHILD = fileURLToPath(new URL('./race-child.mjs', import.meta.url));
+
+/**
+ * Runs each list of calls in its own process on the database at `url` (see race-child.mjs): the
+ * processes open their stores first, then all are released at once. Returns each process's results.
+ */
+async function raceInProcesses(url: string, perProcess: Call[][]): Promise<unknown[][]> {
+  const children = perProcess.map(() => fork(RACE_CHILD, [url], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const answer = (child: (typeof children)[number]) =>
+    new Promise<{ ready?: true; results?: unknown[]; error?: string }>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`race child exited early with code ${code}`));
+      child.once('exit', onExit);
+      child.once('message', (message: { ready?: true; results?: unknown[]; error?: string }) => {
+        child.off('exit', onExit);
+        resolve(message);
+      });
+    });
+  try {
+    await Promise.all(children.map(answer));
+    const answers = await Promise.all(
+      children.map((child, i) => {
+        const answered = answer(child);
+        child.send({ calls: perProcess[i] });
+        return answered;
+      }),
+    );
+    return answers.map((a) => {
+      if (a.error !== undefined || a.results === undefined) throw new Error(`race child failed: ${a.error}`);
+      return a.results;
+    });
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill();
+  }
 }
 
 describe.each(DATABASE_KINDS)('store on %s', (kind) => {
@@ -750,6 +792,62 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       const takeover = await race(stores, RACERS, (s, i) => s.acquireLock(name, owners[i]!, MINUTE, later));
       expect(takeover.filter(Boolean)).toHaveLength(1);
     });
+  });
+
+  describe('across processes', () => {
+    it('of single-use things raced for by separate processes, exactly one caller wins each', async () => {
+      const PROCESSES = 4;
+      const CALLS_EACH = 3; // per process and per thing
+      const racers = PROCESSES * CALLS_EACH;
+
+      const code = authorization();
+      await store.insertCode(code.code);
+      const refresh = authorization();
+      await store.insertCode(refresh.code);
+      const refreshIssue = issueFor(refresh.grant);
+      await store.redeemCode(refresh.code.codeHash, NOW, refresh.grant, refreshIssue);
+      const interaction = interactionRecord();
+      await store.createInteraction(interaction);
+      const lock = uid('lock');
+
+      const things = ['code', 'refresh', 'interaction', 'lock'] as const;
+      const call = (thing: (typeof things)[number], i: number): Call => {
+        switch (thing) {
+          case 'code': {
+            const grant = { ...code.grant, id: `${code.grant.id}-${i}` };
+            return { method: 'redeemCode', args: [code.code.codeHash, NOW + i, grant, issueFor(grant)] };
+          }
+          case 'refresh':
+            return { method: 'rotateRefreshToken', args: [refreshIssue.refreshToken!.tokenHash, NOW + HOUR + i, issueFor(refresh.grant, NOW + HOUR)] };
+          case 'interaction':
+            return { method: 'takeInteraction', args: [interaction.id, NOW] };
+          case 'lock':
+            return { method: 'acquireLock', args: [lock, `owner-${i}`, MINUTE, NOW] };
+        }
+      };
+      // Every process races for every thing, CALLS_EACH times, all at once.
+      const perProcess = Array.from({ length: PROCESSES }, (_, p) =>
+        things.flatMap((thing) => Array.from({ length: CALLS_EACH }, (_, c) => call(thing, p * CALLS_EACH + c))),
+      );
+      const results = await raceInProcesses(database.url, perProcess);
+      const resultsFor = (thing: (typeof things)[number]) =>
+        results.flatMap((answers) => answers.slice(things.indexOf(thing) * CALLS_EACH, (things.indexOf(thing) + 1) * CALLS_EACH));
+
+      for (const thing of ['code', 'refresh'] as const) {
+        const outcomes = (resultsFor(thing) as { outcome: string }[]).map((r) => r.outcome);
+        expect(outcomes.filter((o) => o === 'redeemed'), thing).toHaveLength(1);
+        expect(outcomes.filter((o) => o === 'already_consumed'), thing).toHaveLength(racers - 1);
+      }
+      // A process sends `undefined` as null.
+      expect(resultsFor('interaction').filter((r) => r !== null)).toEqual([interaction]);
+      expect(resultsFor('lock').filter((r) => r === true)).toHaveLength(1);
+      expect(resultsFor('lock').filter((r) => r === false)).toHaveLength(racers - 1);
+
+      // Two codes' grants, each with its access token, and one refresh token rotated once.
+      expect(await countRows(store, 'grants')).toBe(2);
+      expect(await countRows(store, 'access_tokens')).toBe(3);
+      expect(await countRows(store, 'refresh_tokens')).toBe(3);
+    }, 90_000); // Starting four Node processes that transpile the store is slow on a busy machine.
   });
 
   describe('purgeExpired', () => {
