@@ -41,6 +41,6 @@ export async function listUsers(ctx: AdminContext): Promise<UserView[]> {
 export async function deleteUser(ctx: AdminContext, idOrUsername: string): Promise<{ id: string; deleted: true }> {
   const user = (await ctx.store.getUser(idOrUsername)) ?? (await ctx.store.getUserByUsername(idOrUsername));
   if (!user) throw new AdminError('not_found', `no user ${idOrUsername}`);
-  await ctx.store.deleteUser(user.id);
+  await ctx.store.deleteUser(user.id, ctx.now());
   return { id: user.id, deleted: true };
 }

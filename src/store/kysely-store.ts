@@ -308,9 +308,8 @@ export class KyselyStore implements Store {
     return (await this.db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').execute()).map(toUser);
   }
 
-  async deleteUser(id: string): Promise<boolean> {
+  async deleteUser(id: string, now: number): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
-      const now = Date.now();
       await tx.updateTable('grants').set({ revoked_at: now }).where('user_id', '=', id).where('revoked_at', 'is', null).execute();
       await tx.deleteFrom('consents').where('user_id', '=', id).execute();
       await tx.deleteFrom('sessions').where('user_id', '=', id).execute();

@@ -64,7 +64,8 @@ export interface Store {
   getUser(id: string): Promise<UserRecord | undefined>;
   getUserByUsername(username: string): Promise<UserRecord | undefined>;
   listUsers(): Promise<UserRecord[]>;
-  deleteUser(id: string): Promise<boolean>;
+  /** Deletes the user, signs them out and revokes every grant they made. */
+  deleteUser(id: string, now: number): Promise<boolean>;
 
   createApiKey(key: ApiKeyRecord): Promise<void>;
   getApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;

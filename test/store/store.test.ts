@@ -306,8 +306,8 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       expect(await store.getUserByUsername('missing')).toBeUndefined();
       expect(await store.listUsers()).toEqual([admin, plain]);
 
-      expect(await store.deleteUser(admin.id)).toBe(true);
-      expect(await store.deleteUser(admin.id)).toBe(false);
+      expect(await store.deleteUser(admin.id, NOW)).toBe(true);
+      expect(await store.deleteUser(admin.id, NOW)).toBe(false);
       expect(await store.listUsers()).toEqual([plain]);
     });
 
@@ -335,9 +335,9 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       await store.createSession(theirSession);
       await store.saveConsent(consentRecord({ userId: user.id, clientId: mine.grant.clientId }));
 
-      expect(await store.deleteUser(user.id)).toBe(true);
+      expect(await store.deleteUser(user.id, NOW + 5)).toBe(true);
 
-      expect((await store.getGrant(mine.grant.id))?.revokedAt).not.toBeNull();
+      expect((await store.getGrant(mine.grant.id))?.revokedAt).toBe(NOW + 5);
       expect(await store.listConsents(user.id)).toEqual([]);
       expect(await store.getSession(mySession.idHash, NOW)).toBeUndefined();
       expect(await store.getGrant(theirs.grant.id)).toEqual(theirs.grant);
