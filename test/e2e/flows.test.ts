@@ -2,6 +2,7 @@ import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 import { BrowserAgent } from '../helpers/browser-agent.js';
+import type { KyselyStore } from '../../src/store/kysely-store.js';
 import { API, REDIRECT_URI, seed, startTestServer, type Fixture, type TestServer } from '../helpers/server.js';
 
 /**
@@ -190,5 +191,34 @@ describe.each(DATABASE_KINDS)('OAuth flows with a standard client (%s)', (kind) 
     expect(result).toMatchObject({ active: true, client_id: machine.client_id, sub: machine.client_id, aud: API, iss: server.url, token_type: 'Bearer' });
     // No scope asked, default API: every scope the client may have there.
     expect(result.scope).toBe('read:projects');
+  });
+});
+
+describe.each(DATABASE_KINDS)('what a client-credentials token costs the database (%s)', (kind) => {
+  let server: TestServer;
+  afterAll(async () => server?.stop());
+
+  /** Every row of every table, so that any write at all shows as a difference. */
+  async function snapshot(store: KyselyStore): Promise<string> {
+    const tables = ['apis', 'clients', 'users', 'api_keys', 'signing_keys', 'grants', 'authorization_codes', 'refresh_tokens', 'access_tokens', 'consents', 'sessions', 'interactions', 'rate_limits', 'locks'] as const;
+    const parts: string[] = [];
+    for (const table of tables) parts.push(JSON.stringify(await store.db.selectFrom(table).selectAll().execute()));
+    return parts.join('\n');
+  }
+
+  it('issues it without writing anything', async () => {
+    server = await startTestServer(kind, { logLevel: 'warn' });
+    const fixture = await seed(server);
+    const store = server.ctx.store as KyselyStore;
+    const before = await snapshot(store);
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${server.url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: fixture.machine.client_id, client_secret: fixture.machine.client_secret }).toString(),
+      });
+      expect(response.status).toBe(200);
+    }
+    expect(await snapshot(store)).toBe(before);
   });
 });
