@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -18,6 +19,11 @@ export interface Config {
   workers: number;
   signingAlg: SigningAlg;
   logLevel: LogLevel;
+  /**
+   * Which proxies may tell the client's address in X-Forwarded-For: false (none, the default), true
+   * (any), a number of hops, or a list of addresses and CIDR ranges.
+   */
+  trustProxy: boolean | number | string[];
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   codeTtlSeconds: number;
@@ -34,6 +40,7 @@ export interface RawSettings {
   workers?: string | undefined;
   signingAlg?: string | undefined;
   logLevel?: string | undefined;
+  trustProxy?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -49,6 +56,7 @@ const ENV_NAMES: Record<keyof RawSettings, string> = {
   workers: 'LATCHKEY_WORKERS',
   signingAlg: 'LATCHKEY_SIGNING_ALG',
   logLevel: 'LATCHKEY_LOG_LEVEL',
+  trustProxy: 'LATCHKEY_TRUST_PROXY',
 };
 
 /** Digits only: a bare coercion would also read ' ' as 0, '0x50' as 80 and '1e3' as 1000. */
@@ -59,6 +67,19 @@ function parseWorkers(value: string, cores: number): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new ConfigError(`--workers must be a whole number from 1 to 256, or "auto"`);
   return n;
+}
+
+function parseTrustProxy(value: string): Config['trustProxy'] {
+  if (value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^[0-9]{1,2}$/.test(value)) return Number(value);
+  const entries = value.split(',').map((s) => s.trim());
+  const valid = entries.length > 0 && entries.every((entry) => {
+    const [address, bits, ...rest] = entry.split('/');
+    return rest.length === 0 && isIP(address!) !== 0 && (bits === undefined || /^[0-9]{1,3}$/.test(bits));
+  });
+  if (!valid) throw new ConfigError('--trust-proxy must be true, false, a hop count, or a comma-separated list of addresses and CIDR ranges');
+  return entries;
 }
 
 function parseIssuer(value: string): string {
@@ -119,6 +140,7 @@ export function resolveConfig(flags: RawSettings, env: NodeJS.ProcessEnv, cores:
     workers: parseWorkers(pick('workers') ?? '1', cores),
     signingAlg: signingAlg as SigningAlg,
     logLevel: logLevel as LogLevel,
+    trustProxy: parseTrustProxy(pick('trustProxy') ?? 'false'),
     accessTokenTtlSeconds: 3600,
     refreshTokenTtlSeconds: 30 * 24 * 3600,
     codeTtlSeconds: 60,

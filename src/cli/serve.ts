@@ -20,6 +20,7 @@ export function registerServeCommands(program: Command): void {
     .option('--workers <n>', 'processes to run: a number or auto (env LATCHKEY_WORKERS, default 1)')
     .option('--signing-alg <alg>', 'RS256, ES256 or EdDSA (env LATCHKEY_SIGNING_ALG, default RS256)')
     .option('--log-level <level>', 'debug, info, warn or error (env LATCHKEY_LOG_LEVEL, default info)')
+    .option('--trust-proxy <proxies>', 'believe X-Forwarded-For from: true, a hop count, or addresses/CIDRs (env LATCHKEY_TRUST_PROXY, default false)')
     .action(async (opts: RawSettings) => {
       const config = resolveConfig(opts, process.env, availableParallelism());
       await serve(config, createLogger(config.logLevel), issuerWasGiven(opts, process.env));

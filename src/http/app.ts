@@ -8,6 +8,9 @@ import { installFormParser, pathOf } from './form.js';
 import { registerOAuthRoutes } from './oauth-routes.js';
 import { registerPageRoutes } from './page-routes.js';
 
+/** Trusts the nearest `hops` proxies, as a hop count means in X-Forwarded-For handling. */
+const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
+
 /**
  * The HTTP application. Request logging is our own hook rather than the framework's, so that exactly
  * one line is written per request and it holds the path without its query string (which can carry
@@ -20,6 +23,8 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     genReqId: () => newId(),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Only then is X-Forwarded-For believed, for the per-address sign-in throttle and the logs.
+    trustProxy: typeof ctx.config.trustProxy === 'number' ? trustHops(ctx.config.trustProxy) : ctx.config.trustProxy,
   });
 
   await app.register(fastifyCookie);

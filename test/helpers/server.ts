@@ -24,6 +24,8 @@ export interface TestServerOptions {
   logLevel?: LogLevel;
   db?: TestDatabase;
   now?: () => number;
+  /** As `--trust-proxy`. */
+  trustProxy?: string;
   /** Reuse a master key, to restart a server on the same database. */
   masterKey?: string;
 }
@@ -34,7 +36,7 @@ export async function startTestServer(kind: 'sqlite' | 'postgres', options: Test
   const dataDir = db.url.startsWith('sqlite:') ? db.url.slice('sqlite:'.length).replace(/\/latchkey\.db$/, '') : '/nonexistent';
   const masterKey = options.masterKey ?? MasterKeyRing.generateText();
   const config = resolveConfig(
-    { port: '0', host: '127.0.0.1', databaseUrl: db.url, dataDir, signingAlg: options.signingAlg, logLevel: options.logLevel ?? 'debug' },
+    { port: '0', host: '127.0.0.1', databaseUrl: db.url, dataDir, signingAlg: options.signingAlg, logLevel: options.logLevel ?? 'debug', trustProxy: options.trustProxy },
     { LATCHKEY_MASTER_KEY: masterKey },
     1,
   );

@@ -22,6 +22,7 @@ describe('resolveConfig defaults', () => {
       workers: 1,
       signingAlg: 'RS256',
       logLevel: 'info',
+      trustProxy: false,
       accessTokenTtlSeconds: 3600,
       refreshTokenTtlSeconds: 30 * 24 * 3600,
       codeTtlSeconds: 60,
@@ -195,5 +196,21 @@ describe('issuerWasGiven', () => {
     expect(issuerWasGiven({}, { LATCHKEY_ISSUER: 'https://a' })).toBe(true);
     expect(issuerWasGiven({}, {})).toBe(false);
     expect(issuerWasGiven({ issuer: '' }, { LATCHKEY_ISSUER: '' })).toBe(false);
+  });
+});
+
+describe('--trust-proxy', () => {
+  it('is off by default and reads true, false, a hop count or a list of addresses and ranges', () => {
+    expect(config().trustProxy).toBe(false);
+    expect(config({ trustProxy: 'true' }).trustProxy).toBe(true);
+    expect(config({}, { LATCHKEY_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(config({ trustProxy: '10.0.0.0/8, 127.0.0.1,::1' }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', '::1']);
+    expect(config({ trustProxy: 'false' }, { LATCHKEY_TRUST_PROXY: 'true' }).trustProxy).toBe(false);
+  });
+
+  it('refuses anything else', () => {
+    for (const value of ['yes', 'proxy.internal', '10.0.0.0/8/1', '10.0.0.1,', '999', '10.0.0.0/abc']) {
+      expect(() => config({ trustProxy: value }), value).toThrow(ConfigError);
+    }
   });
 });
