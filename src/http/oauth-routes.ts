@@ -16,7 +16,7 @@ import { messagePage } from '../server/pages/templates.js';
 import { handleRevocation } from '../server/revoke.js';
 import { SESSION_COOKIE, currentSession } from '../server/session.js';
 import { handleTokenRequest } from '../server/token.js';
-import { newId } from '../crypto/secrets.js';
+import { startInteraction } from '../server/consent.js';
 import { formParams, queryParams } from './form.js';
 import { sendPage } from './pages.js';
 
@@ -65,9 +65,7 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (request.prompt === 'none') {
       return reply.redirect(authorizationResponseUrl(ctx, request.redirectUri, request.state, new ConsentRequired('the user has not consented')), status);
     }
-    const now = ctx.now();
-    const interactionId = newId();
-    await ctx.store.createInteraction({ id: interactionId, sessionHash: session.idHash, request: JSON.stringify(request), createdAt: now, expiresAt: now + 10 * 60 * 1000 });
+    const interactionId = await startInteraction(ctx, session, request);
     return reply.redirect(`/consent?interaction=${encodeURIComponent(interactionId)}`, status);
   };
 

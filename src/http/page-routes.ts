@@ -1,10 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AccessDenied } from '../core/errors.js';
-import { matchRedirectUri } from '../core/redirect-uri.js';
 import { isSafeReturnTo } from '../core/return-to.js';
 import { randomToken } from '../crypto/secrets.js';
-import { authorizedApps, describeScopes } from '../server/account.js';
-import { authorizationResponseUrl, issueCode, rememberConsent, type AuthorizationRequest } from '../server/authorize.js';
+import { authorizedApps } from '../server/account.js';
+import { answerConsent, consentPrompt } from '../server/consent.js';
 import type { ServerContext } from '../server/context.js';
 import { accountPage, consentPage, loginPage, messagePage } from '../server/pages/templates.js';
 import {
@@ -86,30 +84,15 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): vo
     return reply.redirect('/login', 303);
   });
 
+  const expiredRequest = (reply: FastifyReply) => sendPage(reply, 400, messagePage('This request has expired', 'Return to the application and start again.'));
+
   app.get('/consent', PAGE, async (request, reply) => {
     const current = await session(request);
     if (!current) return reply.redirect(loginRedirect(request.url), 302);
     const interactionId = queryParams(request).single.get('interaction') ?? '';
-    const interaction = await ctx.store.getInteraction(interactionId, ctx.now());
-    if (!interaction || interaction.sessionHash !== current.idHash) {
-      return sendPage(reply, 400, messagePage('This request has expired', 'Return to the application and start again.'));
-    }
-    const authz = JSON.parse(interaction.request) as AuthorizationRequest;
-    const client = await ctx.store.getClient(authz.clientId);
-    const api = await ctx.store.getApiByIdentifier(authz.resource);
-    if (!client || !api) return sendPage(reply, 400, messagePage('This request has expired', 'The application or API is no longer registered.'));
-    return sendPage(
-      reply,
-      200,
-      consentPage({
-        clientName: client.name,
-        apiName: api.name,
-        scopes: describeScopes(api.scopes, authz.scopes),
-        username: current.user.username,
-        interactionId,
-        csrf: csrfToken(ctx, current.idHash),
-      }),
-    );
+    const prompt = await consentPrompt(ctx, current, interactionId);
+    if (!prompt) return expiredRequest(reply);
+    return sendPage(reply, 200, consentPage({ ...prompt, username: current.user.username, interactionId, csrf: csrfToken(ctx, current.idHash) }));
   });
 
   app.post('/consent', PAGE, async (request, reply) => {
@@ -118,21 +101,10 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): vo
     if (!current || !csrfMatches(ctx, current.idHash, form.get('csrf_token'))) return expiredForm(reply);
     const decision = form.get('decision');
     if (duplicates.length > 0 || (decision !== 'approve' && decision !== 'deny')) return badForm(reply);
-    // Taken, not read: a consent is answered once, even if the form is submitted twice.
-    const interaction = await ctx.store.takeInteraction(form.get('interaction') ?? '', ctx.now());
-    if (!interaction || interaction.sessionHash !== current.idHash) {
-      return sendPage(reply, 400, messagePage('This request has expired', 'Return to the application and start again.'));
-    }
-    const authz = JSON.parse(interaction.request) as AuthorizationRequest;
-    const client = await ctx.store.getClient(authz.clientId);
-    if (!client || !matchRedirectUri(client.redirectUris, authz.redirectUri)) {
-      return sendPage(reply, 400, messagePage('This request cannot be completed', 'The application is no longer registered with this address.'));
-    }
-    if (decision === 'deny') {
-      return reply.redirect(authorizationResponseUrl(ctx, authz.redirectUri, authz.state, new AccessDenied('the user denied the request')), 303);
-    }
-    await rememberConsent(ctx, current.user.id, authz);
-    return reply.redirect(await issueCode(ctx, current.user.id, authz), 303);
+    const outcome = await answerConsent(ctx, current, form.get('interaction') ?? '', decision);
+    if ('redirectTo' in outcome) return reply.redirect(outcome.redirectTo, 303);
+    if (outcome.problem === 'expired') return expiredRequest(reply);
+    return sendPage(reply, 400, messagePage('This request cannot be completed', 'The application is no longer registered with this address.'));
   });
 
   app.get('/', PAGE, async (request, reply) => {
