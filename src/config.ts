@@ -92,6 +92,10 @@ function parseIssuer(value: string): string {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('--issuer must use http or https');
   // An empty `?` or `#` leaves url.search and url.hash empty but stays in url.href.
   if (url.search || url.hash || /[?#]/.test(value)) throw new ConfigError('--issuer must have no query or fragment');
+  // Every route and every redirect within Latchkey starts at `/`: an issuer with a path would
+  // advertise URLs the server does not serve.
+  if (url.pathname !== '/') throw new ConfigError('--issuer must be an origin such as https://auth.example.com, without a path');
+  if (url.username || url.password) throw new ConfigError('--issuer must not contain user information');
   return url.href.replace(/\/$/, '');
 }
 

@@ -94,7 +94,7 @@ export async function showApi(ctx: AdminContext, idOrIdentifier: string): Promis
 
 export async function deleteApi(ctx: AdminContext, idOrIdentifier: string): Promise<{ id: string; deleted: true }> {
   const api = await findApi(ctx, idOrIdentifier);
-  await ctx.store.deleteApi(api.id);
+  await ctx.store.deleteApi(api.id, ctx.now());
   return { id: api.id, deleted: true };
 }
 

@@ -18,7 +18,8 @@ export function cliConfig(opts: StoreOptions): Config {
  * SQLite in WAL mode and PostgreSQL both allow it, and the server re-reads what changed.
  */
 export async function withContext<T>(opts: StoreOptions, run: (ctx: ServerContext) => Promise<T>): Promise<T> {
-  const ctx = await openContext(cliConfig(opts), pino({ level: 'silent' }), { ensureSigningKey: true });
+  // Only the server decides which key signs; a command must never rotate it as a side effect.
+  const ctx = await openContext(cliConfig(opts), pino({ level: 'silent' }), { ensureSigningKey: false });
   try {
     return await run(ctx);
   } finally {

@@ -37,5 +37,7 @@ try {
   const { error, message } = describe(err);
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ error, message }) + '\n');
   else process.stderr.write(`latchkey: ${message}\n`);
-  process.exitCode = 1;
+  // Exit now: open handles (a worker's channel to its primary, a pool) would otherwise keep a failed
+  // process alive. Writes to pipes and files are synchronous here, so nothing printed is lost.
+  process.exit(1);
 }

@@ -21,9 +21,10 @@ export function registerServeCommands(program: Command): void {
     .option('--signing-alg <alg>', 'RS256, ES256 or EdDSA (env LATCHKEY_SIGNING_ALG, default RS256)')
     .option('--log-level <level>', 'debug, info, warn or error (env LATCHKEY_LOG_LEVEL, default info)')
     .option('--trust-proxy <proxies>', 'believe X-Forwarded-For from: true, a hop count, or addresses/CIDRs (env LATCHKEY_TRUST_PROXY, default false)')
-    .action(async (opts: RawSettings) => {
+    .option('--json', 'print the ready line as one JSON document')
+    .action(async (opts: RawSettings & { json?: boolean }) => {
       const config = resolveConfig(opts, process.env, availableParallelism());
-      await serve(config, createLogger(config.logLevel), issuerWasGiven(opts, process.env));
+      await serve(config, createLogger(config.logLevel), { issuerGiven: issuerWasGiven(opts, process.env), json: opts.json ?? false });
     });
 
   storeOptions(program.command('migrate').description('apply pending database migrations and exit')).action(async (opts: StoreOptions) => {

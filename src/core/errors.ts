@@ -18,13 +18,10 @@ export class InvalidRequest extends OAuthError {
   readonly error = 'invalid_request';
 }
 
-/** Client authentication failed; `usedBasic` makes the HTTP layer add `WWW-Authenticate: Basic`. */
+/** Client authentication failed: 401, with a `WWW-Authenticate: Basic` challenge (RFC 6749 §5.2, RFC 9110 §15.5.2). */
 export class InvalidClient extends OAuthError {
   readonly error = 'invalid_client';
   override readonly status = 401;
-  constructor(description: string, readonly usedBasic = false) {
-    super(description);
-  }
 }
 
 export class InvalidGrant extends OAuthError {

@@ -1,8 +1,9 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidClient, OAuthError } from '../core/errors.js';
+import { InvalidClient, InvalidRequest, OAuthError } from '../core/errors.js';
 import { AdminError } from '../admin/context.js';
 import { messagePage } from '../server/pages/templates.js';
 import type { ServerContext } from '../server/context.js';
+import { sendPage } from './pages.js';
 
 /** Fixed descriptions for framework errors, so no input is ever echoed back. */
 const FRAMEWORK_ERRORS: Record<string, string> = {
@@ -14,36 +15,50 @@ const FRAMEWORK_ERRORS: Record<string, string> = {
   FST_ERR_CTP_INVALID_TYPE: 'the content type is malformed',
 };
 
-/** Sends an RFC 6749 §5.2 error: JSON, never cached, `WWW-Authenticate` after failed Basic auth. */
+/**
+ * Sends an RFC 6749 §5.2 error: JSON, never cached. Every 401 carries a challenge (RFC 9110
+ * §15.5.2); §5.2 requires it when Basic was tried, and it does no harm to a client that posted.
+ */
 export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyReply {
-  if (error instanceof InvalidClient && error.usedBasic) reply.header('WWW-Authenticate', 'Basic realm="latchkey", charset="UTF-8"');
+  if (error instanceof InvalidClient) reply.header('WWW-Authenticate', 'Basic realm="latchkey", charset="UTF-8"');
   return reply.status(error.status).header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(error.toJSON());
 }
 
 const isPage = (request: FastifyRequest) => (request.routeOptions.config as { page?: boolean } | undefined)?.page === true;
 
+/** A request the client got wrong, as an OAuth error; undefined for a failure of the server's own. */
+function clientFault(err: Error): OAuthError | undefined {
+  if (err instanceof OAuthError) return err;
+  const framework = err as FastifyError;
+  const known = framework.code !== undefined ? FRAMEWORK_ERRORS[framework.code] : undefined;
+  if (known !== undefined || (framework.statusCode !== undefined && framework.statusCode < 500)) {
+    return new InvalidRequest(known ?? 'the request is malformed');
+  }
+  return undefined;
+}
+
 /**
- * The one place errors become responses. Known errors answer with their code; anything else is a
- * 500 with a fixed message, logged by request id without its message reaching the client.
+ * The one place errors become responses. Pages answer with a page; OAuth endpoints with RFC 6749
+ * §5.2 JSON; the admin API with its own codes. Anything unexpected is a 500 with a fixed message,
+ * logged by request id, its message never reaching the client.
  */
 export function installErrorHandler(app: import('fastify').FastifyInstance, ctx: ServerContext): void {
   app.setErrorHandler((err: FastifyError | OAuthError | AdminError | Error, request, reply) => {
-    if (err instanceof OAuthError) return sendOAuthError(reply, err);
     if (err instanceof AdminError) {
       return reply.status(err.status).header('Cache-Control', 'no-store').send({ error: err.code, error_description: err.message });
     }
-    const framework = err as FastifyError;
-    const known = framework.code !== undefined ? FRAMEWORK_ERRORS[framework.code] : undefined;
-    if (known !== undefined || (framework.statusCode !== undefined && framework.statusCode < 500)) {
-      const description = known ?? 'the request is malformed';
-      if (isPage(request)) return reply.status(400).type('text/html').send(messagePage('Bad request', description));
-      // OAuth endpoints answer every malformed request with 400 invalid_request (RFC 6749 §5.2).
-      const status = request.url.startsWith('/oauth/') ? 400 : (framework.statusCode ?? 400);
-      return reply.status(status).header('Cache-Control', 'no-store').send({ error: 'invalid_request', error_description: description });
+    const fault = clientFault(err);
+    if (!fault) {
+      ctx.logger.error({ reqId: request.id, err: { type: err.name, code: (err as FastifyError).code, stack: err.stack } }, 'unhandled error');
+      if (isPage(request)) return sendPage(reply, 500, messagePage('Something went wrong', 'The server could not complete the request. Please try again.'));
+      return reply.status(500).header('Cache-Control', 'no-store').send({ error: 'server_error', error_description: 'internal error' });
     }
-    ctx.logger.error({ reqId: request.id, err: { type: err.name, code: framework.code, stack: err.stack } }, 'unhandled error');
-    if (isPage(request)) return reply.status(500).type('text/html').send(messagePage('Something went wrong', 'The server could not complete the request. Please try again.'));
-    return reply.status(500).header('Cache-Control', 'no-store').send({ error: 'server_error', error_description: 'internal error' });
+    if (isPage(request)) return sendPage(reply, 400, messagePage('Bad request', fault.description));
+    if (err instanceof OAuthError) return sendOAuthError(reply, err);
+    // OAuth endpoints answer every malformed request with 400 (RFC 6749 §5.2); elsewhere the
+    // framework's status (413, 415) says more.
+    const status = request.url.startsWith('/oauth/') ? 400 : ((err as FastifyError).statusCode ?? 400);
+    return reply.status(status).header('Cache-Control', 'no-store').send(fault.toJSON());
   });
 
   app.setNotFoundHandler((request, reply) => {

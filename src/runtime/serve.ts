@@ -53,44 +53,70 @@ export async function listen(ctx: ServerContext, issuerGiven: boolean): Promise<
   };
 }
 
+export interface ServeOptions {
+  issuerGiven: boolean;
+  /** Print the ready line as one JSON document. */
+  json: boolean;
+}
+
+const REFORK_DELAY_MS = 1_000;
+
+/** The ready line: one line on stdout containing `listening on <issuer>`. */
+function announce(url: string, workers: number, json: boolean): void {
+  const message = `latchkey listening on ${url}`;
+  process.stdout.write(json ? JSON.stringify({ message, issuer: url, workers }) + '\n' : `${message}${workers > 1 ? ` (${workers} workers)` : ''}\n`);
+}
+
 /**
- * `latchkey serve`: one process, or a primary that prepares the database and keys once and then
- * forks `workers` processes sharing the port. A worker that dies is replaced.
+ * The primary of `--workers N`: prepares the database and keys once, forks N processes sharing the
+ * port, and announces readiness when all of them listen. A worker that fails before that is a
+ * configuration problem (port taken, database unreachable), so everything stops with an error; one
+ * that dies later is replaced after a pause, so a crash loop cannot spin.
  */
-export async function serve(config: Config, logger: Logger, issuerGiven: boolean): Promise<void> {
-  if (config.workers > 1 && cluster.isPrimary) {
-    const prepared = await openContext(config, logger, { ensureSigningKey: true });
-    await prepared.store.close();
-    let announced = false;
-    let stopping = false;
-    const fork = () => {
-      const worker = cluster.fork();
-      worker.on('message', (message: { listening?: string }) => {
-        if (message.listening && !announced) {
-          announced = true;
-          process.stdout.write(`latchkey listening on ${message.listening} (${config.workers} workers)\n`);
-        }
-      });
-    };
-    for (let i = 0; i < config.workers; i++) fork();
-    cluster.on('exit', (worker, code) => {
-      if (stopping) return;
-      logger.error({ workerPid: worker.process.pid, code }, 'worker exited; starting another');
-      fork();
+async function runPrimary(config: Config, logger: Logger, options: ServeOptions): Promise<void> {
+  const prepared = await openContext(config, logger, { ensureSigningKey: true });
+  await prepared.store.close();
+  let listening = 0;
+  let ready = false;
+  let stopping = false;
+  const stopAll = () => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+  };
+  const fork = () => {
+    cluster.fork().on('message', (message: { listening?: string }) => {
+      if (!message.listening || ready) return;
+      if (++listening === config.workers) {
+        ready = true;
+        announce(message.listening, config.workers, options.json);
+      }
     });
-    const stop = () => {
-      stopping = true;
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-    return;
-  }
+  };
+  cluster.on('exit', (worker, code) => {
+    if (stopping) return;
+    if (!ready) {
+      logger.error({ workerPid: worker.process.pid, code }, 'a worker failed to start; stopping');
+      process.stderr.write(`latchkey: a worker failed to start (exit code ${code}); see its error above\n`);
+      process.exitCode = 1;
+      stopAll();
+      return;
+    }
+    logger.error({ workerPid: worker.process.pid, code }, 'worker exited; starting another');
+    setTimeout(() => stopping || fork(), REFORK_DELAY_MS);
+  });
+  for (let i = 0; i < config.workers; i++) fork();
+  process.once('SIGTERM', stopAll);
+  process.once('SIGINT', stopAll);
+}
+
+/** `latchkey serve`: one process, or a primary with `workers` processes sharing the port. */
+export async function serve(config: Config, logger: Logger, options: ServeOptions): Promise<void> {
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, logger, options);
 
   const ctx = await openContext(config, logger, { ensureSigningKey: !cluster.isWorker });
-  const server = await listen(ctx, issuerGiven);
+  const server = await listen(ctx, options.issuerGiven);
   if (cluster.isWorker) process.send?.({ listening: server.url });
-  else process.stdout.write(`latchkey listening on ${server.url}\n`);
+  else announce(server.url, 1, options.json);
   const shutdown = () => {
     server
       .close()

@@ -23,10 +23,10 @@ export async function authenticateClient(ctx: ServerContext, authorization: stri
   if (authorization !== undefined && /^basic /i.test(authorization)) {
     if (bodySecret !== undefined) throw new InvalidRequest('use one client authentication method, not two');
     const credentials = parseBasicCredentials(authorization);
-    if (!credentials) throw new InvalidClient('malformed Basic credentials', true);
+    if (!credentials) throw new InvalidClient('malformed Basic credentials');
     if (bodyId !== undefined && bodyId !== credentials.clientId) throw new InvalidRequest('client_id does not match the Basic credentials');
     const client = await confidentialClient(ctx, credentials.clientId, credentials.clientSecret, 'client_secret_basic');
-    if (!client) throw new InvalidClient('client authentication failed', true);
+    if (!client) throw new InvalidClient('client authentication failed');
     return { client, method: 'client_secret_basic' };
   }
 

@@ -5,7 +5,8 @@ import type { ServerContext } from './context.js';
 /** Failed sign-ins allowed per window, per username and per client address. */
 export const SIGN_IN_LIMITS = { perUser: 5, perAddress: 20, windowMs: 15 * 60 * 1000 } as const;
 
-const userKey = (username: string) => `sign-in:user:${username.toLowerCase()}`;
+// Usernames are case-sensitive, so their counters are too.
+const userKey = (username: string) => `sign-in:user:${username}`;
 const addressKey = (address: string) => `sign-in:address:${address}`;
 
 export type SignInResult = { outcome: 'signed_in'; user: UserRecord } | { outcome: 'invalid' } | { outcome: 'throttled' };

@@ -219,9 +219,18 @@ export class KyselyStore implements Store {
     return (await this.db.selectFrom('apis').selectAll().orderBy('created_at').orderBy('id').execute()).map(toApi);
   }
 
-  async deleteApi(id: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('apis').where('id', '=', id).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+  async deleteApi(id: string, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const api = await tx.deleteFrom('apis').where('id', '=', id).returning('identifier').executeTakeFirst();
+      if (!api) return false;
+      // Tokens for an API that no longer exists must not keep coming.
+      const grantIds = tx.selectFrom('grants').select('id').where('resource', '=', api.identifier);
+      await tx.deleteFrom('refresh_tokens').where('grant_id', 'in', grantIds).execute();
+      await tx.updateTable('grants').set({ revoked_at: now }).where('resource', '=', api.identifier).where('revoked_at', 'is', null).execute();
+      await tx.deleteFrom('authorization_codes').where('resource', '=', api.identifier).execute();
+      await tx.deleteFrom('consents').where('resource', '=', api.identifier).execute();
+      return true;
+    });
   }
 
   // Clients

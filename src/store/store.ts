@@ -51,7 +51,8 @@ export interface Store {
   getApiByIdentifier(identifier: string): Promise<ApiRecord | undefined>;
   getDefaultApi(): Promise<ApiRecord | undefined>;
   listApis(): Promise<ApiRecord[]>;
-  deleteApi(id: string): Promise<boolean>;
+  /** Deletes the API and revokes every grant, code and consent for it. */
+  deleteApi(id: string, now: number): Promise<boolean>;
 
   createClient(client: ClientRecord): Promise<void>;
   getClient(id: string): Promise<ClientRecord | undefined>;

@@ -112,6 +112,15 @@ describe.each(DATABASE_KINDS)('the CLI beside a running server (%s)', (kind) => 
     expect(Date.parse(old.published_until!)).toBeGreaterThan(Date.now() + 3600_000);
   });
 
+  it('never rotates the signing key as a side effect, whatever its own --signing-alg default', async () => {
+    const { kid } = await json<{ kid: string }>(server, ['keys', 'rotate', '--signing-alg', 'ES256']);
+    // The CLI's environment says nothing of ES256, yet these must leave the ES256 key signing.
+    await json(server, ['users', 'list']);
+    await json(server, ['clients', 'list']);
+    const keys = await json<{ kid: string; alg: string; status: string }[]>(server, ['keys', 'list']);
+    expect(keys.filter((k) => k.status === 'signing')).toEqual([expect.objectContaining({ kid, alg: 'ES256' })]);
+  });
+
   it('creates an API key that authenticates the admin REST API', async () => {
     const { key } = await json<{ key: string }>(server, ['api-keys', 'create', '--name', 'deploy']);
     const ok = await fetch(`${server.url}/api/v1/admin/clients`, { headers: { authorization: `Bearer ${key}` } });

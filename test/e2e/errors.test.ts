@@ -312,9 +312,18 @@ describe.each(DATABASE_KINDS)('error responses on %s', (kind) => {
       expect(ex.headers.get('www-authenticate')).toMatch(/^Basic /);
     });
 
-    it('answers a wrong client_secret in the body with 401 invalid_client', async () => {
+    it('answers a non-form body on a page route with an HTML page that keeps the page headers', async () => {
+      const response = await fetch(`${server.url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"x"}' });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(response.headers.get('x-frame-options')).toBe('DENY');
+    });
+
+    it('answers a wrong client_secret in the body with 401 invalid_client and a challenge (RFC 9110 §15.5.2)', async () => {
       const ex = await token({ ...cc, client_id: machine.client_id, client_secret: `${machine.client_secret}x` });
       expectOAuthError(ex, 401, 'invalid_client');
+      expect(ex.headers.get('www-authenticate')).toMatch(/^Basic /);
     });
 
     it('answers an unknown client with 401 invalid_client, over Basic and in the body', async () => {

@@ -75,6 +75,27 @@ describe('latchkey serve', () => {
     expect(jwks.keys.map((k) => k.alg)).toEqual(['RS256']);
   });
 
+  it('prints the ready line as JSON with --json', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-serve-'));
+    dirs.push(dir);
+    running = await serve(['--data-dir', dir, '--json']);
+    const line = JSON.parse(running.stdout().trim().split('\n')[0]!) as { message: string; issuer: string; workers: number };
+    expect(line).toEqual({ message: `latchkey listening on ${running.url}`, issuer: running.url, workers: 1 });
+  });
+
+  it('exits with an error when its workers cannot start, instead of hanging', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-serve-'));
+    dirs.push(dir);
+    running = await serve(['--data-dir', dir]);
+    const taken = new URL(running.url).port;
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', taken, '--data-dir', dir, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain('a worker failed to start');
+  });
+
   it('refuses to start on PostgreSQL without LATCHKEY_MASTER_KEY', async () => {
     db = await createTestDatabase('postgres');
     await expect(serve(['--database-url', db.url], { LATCHKEY_MASTER_KEY: '' })).rejects.toMatchObject({

@@ -152,9 +152,34 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       expect(await store.listApis()).toEqual([a, b]);
       expect(await store.getDefaultApi()).toEqual(b);
 
-      expect(await store.deleteApi(a.id)).toBe(true);
-      expect(await store.deleteApi(a.id)).toBe(false);
+      expect(await store.deleteApi(a.id, NOW)).toBe(true);
+      expect(await store.deleteApi(a.id, NOW)).toBe(false);
       expect(await store.listApis()).toEqual([b]);
+    });
+
+    it('revokes the grants, codes and consents of a deleted API, and no other', async () => {
+      const api = apiRecord({ identifier: 'https://gone.example.test' });
+      await store.createApi(api);
+      const redeemed = authorization();
+      const doomed = { code: { ...redeemed.code, resource: api.identifier }, grant: { ...redeemed.grant, resource: api.identifier } };
+      await store.insertCode(doomed.code);
+      const issue = issueFor(doomed.grant);
+      await store.redeemCode(doomed.code.codeHash, NOW, doomed.grant, issue);
+      const pending = codeRecord({ resource: api.identifier });
+      await store.insertCode(pending);
+      await store.saveConsent(consentRecord({ resource: api.identifier, userId: doomed.grant.userId!, clientId: doomed.grant.clientId }));
+      const kept = authorization();
+      await store.insertCode(kept.code);
+      await store.redeemCode(kept.code.codeHash, NOW, kept.grant, issueFor(kept.grant));
+
+      expect(await store.deleteApi(api.id, NOW + 7)).toBe(true);
+
+      expect((await store.getGrant(doomed.grant.id))?.revokedAt).toBe(NOW + 7);
+      expect(await store.findRefreshToken(issue.refreshToken!.tokenHash)).toBeUndefined();
+      expect((await store.accessTokenState(issue.accessToken.jti)).revoked).toBe(true);
+      expect(await store.findCode(pending.codeHash)).toBeUndefined();
+      expect(await store.getConsent(doomed.grant.userId!, doomed.grant.clientId, api.identifier)).toBeUndefined();
+      expect((await store.getGrant(kept.grant.id))?.revokedAt).toBeNull();
     });
 
     it('rejects a second API with the same identifier', async () => {

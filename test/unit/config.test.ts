@@ -174,8 +174,6 @@ describe('resolveConfig validation', () => {
 
   it('trims a trailing slash from the issuer', () => {
     expect(config({ issuer: 'https://issuer.example/' }).issuer).toBe('https://issuer.example');
-    expect(config({ issuer: 'https://issuer.example/tenant/' }).issuer).toBe('https://issuer.example/tenant');
-    expect(config({ issuer: 'https://issuer.example/tenant' }).issuer).toBe('https://issuer.example/tenant');
     expect(config({ issuer: 'http://localhost:3000' }).issuer).toBe('http://localhost:3000');
   });
 
@@ -211,6 +209,15 @@ describe('--trust-proxy', () => {
   it('refuses anything else', () => {
     for (const value of ['yes', 'proxy.internal', '10.0.0.0/8/1', '10.0.0.1,', '999', '10.0.0.0/abc']) {
       expect(() => config({ trustProxy: value }), value).toThrow(ConfigError);
+    }
+  });
+});
+
+describe('--issuer', () => {
+  it('must be an origin: no path, no user information', () => {
+    expect(config({ issuer: 'https://auth.example.com/' }).issuer).toBe('https://auth.example.com');
+    for (const value of ['https://example.com/auth', 'https://example.com/auth/', 'https://user:pw@auth.example.com']) {
+      expect(() => config({ issuer: value }), value).toThrow(ConfigError);
     }
   });
 });

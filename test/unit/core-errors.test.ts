@@ -44,13 +44,11 @@ describe('OAuth errors', () => {
     expect(err.toJSON()).toEqual({ error: code, error_description: 'something went wrong' });
   });
 
-  it('InvalidClient is a 401 and records whether Basic was used', () => {
-    const plain = new InvalidClient('unknown client');
-    expect(plain.error).toBe('invalid_client');
-    expect(plain.status).toBe(401);
-    expect(plain.usedBasic).toBe(false);
-    expect(new InvalidClient('bad secret', true).usedBasic).toBe(true);
-    expect(new InvalidClient('bad secret', true).toJSON()).toEqual({ error: 'invalid_client', error_description: 'bad secret' });
+  it('InvalidClient is a 401', () => {
+    const err = new InvalidClient('bad secret');
+    expect(err.error).toBe('invalid_client');
+    expect(err.status).toBe(401);
+    expect(err.toJSON()).toEqual({ error: 'invalid_client', error_description: 'bad secret' });
   });
 
   it('InsufficientScope is a 403 carrying the required scopes', () => {
