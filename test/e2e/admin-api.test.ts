@@ -96,3 +96,25 @@ describe.each(DATABASE_KINDS)('the admin REST API (%s)', (kind) => {
     expect((await call('GET', '/users', undefined, key.body.key as string)).status).toBe(401);
   });
 });
+
+describe('deleting an API', () => {
+  let server: TestServer;
+  afterAll(async () => server?.stop());
+
+  it('makes the tokens for it inactive at introspection, client credentials included', async () => {
+    server = await startTestServer('sqlite', { logLevel: 'warn' });
+    const fixture = await seed(server);
+    const form = (fields: Record<string, string>) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: fixture.machine.client_id, client_secret: fixture.machine.client_secret, ...fields }).toString(),
+    });
+    const issued = (await (await fetch(`${server.url}/oauth/token`, form({ grant_type: 'client_credentials', audience: 'https://billing.example.com' }))).json()) as { access_token: string };
+    const introspect = async () => ((await (await fetch(`${server.url}/oauth/introspect`, form({ token: issued.access_token }))).json()) as { active: boolean }).active;
+    expect(await introspect()).toBe(true);
+
+    const deleted = await fetch(`${server.url}/api/v1/admin/apis/${encodeURIComponent('https://billing.example.com')}`, { method: 'DELETE', headers: { authorization: `Bearer ${fixture.apiKey}` } });
+    expect(deleted.status).toBe(200);
+    expect(await introspect()).toBe(false);
+  });
+});
