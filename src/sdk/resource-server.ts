@@ -14,6 +14,11 @@ export interface ResourceServerOptions {
   algorithms?: string[];
   /** Allowed clock skew for `exp`, `nbf` and `iat`; defaults to 5. */
   clockToleranceSeconds?: number;
+  /**
+   * The shortest time between two JWKS fetches caused by an unknown `kid`; defaults to 5. It bounds
+   * both how long a just-rotated key can be refused and how often made-up kids can make us fetch.
+   */
+  jwksCooldownSeconds?: number;
   /** The `realm` of the `WWW-Authenticate` challenge; defaults to `audience`. */
   realm?: string;
   /** When set, every token that passes the offline checks is also introspected, so revocation takes effect at once. */
@@ -51,6 +56,7 @@ export interface ResourceServer {
 
 const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
 const DEFAULT_CLOCK_TOLERANCE_SECONDS = 5;
+const DEFAULT_JWKS_COOLDOWN_SECONDS = 5;
 const DEFAULT_INTROSPECTION_TIMEOUT_MS = 5_000;
 /** RFC 9068 §2.2: the claims every access token carries. */
 const REQUIRED_CLAIMS = ['iss', 'exp', 'aud', 'sub', 'client_id', 'iat', 'jti'];
@@ -60,7 +66,11 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 export function createResourceServer(options: ResourceServerOptions): ResourceServer {
   const issuerBase = options.issuer.replace(/\/+$/, '');
   const realm = options.realm ?? options.audience;
-  const signingKeys = issuerSigningKeys(new URL(options.jwksUri ?? `${issuerBase}/.well-known/jwks.json`), realm);
+  const signingKeys = issuerSigningKeys(
+    new URL(options.jwksUri ?? `${issuerBase}/.well-known/jwks.json`),
+    (options.jwksCooldownSeconds ?? DEFAULT_JWKS_COOLDOWN_SECONDS) * 1000,
+    realm,
+  );
   const introspection: IntrospectionClient | undefined = options.introspection && {
     endpoint: options.introspection.endpoint ?? `${issuerBase}/oauth/introspect`,
     clientId: options.introspection.clientId,
@@ -120,8 +130,8 @@ function bearerToken(header: string | undefined, realm: string): string {
  * The issuer's JWKS, fetched again when a token names an unknown kid (keys rotate), at most once per
  * jose's cooldown. A JWKS that cannot be fetched is the issuer's problem, not the token's: 503.
  */
-function issuerSigningKeys(jwksUri: URL, realm: string): JWTVerifyGetKey {
-  const remote = createRemoteJWKSet(jwksUri);
+function issuerSigningKeys(jwksUri: URL, cooldownMs: number, realm: string): JWTVerifyGetKey {
+  const remote = createRemoteJWKSet(jwksUri, { cooldownDuration: cooldownMs });
   return async (protectedHeader, token) => {
     try {
       return await remote(protectedHeader, token);

@@ -19,7 +19,11 @@ function latchkey(server: TestServer, args: string[]): Promise<CliResult> {
       process.execPath,
       [CLI, ...args, '--database-url', server.db.url],
       { env: { ...process.env, LATCHKEY_MASTER_KEY: server.masterKey }, timeout: 30_000 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      (error, stdout, stderr) => {
+        // A child killed by the timeout has no exit code: say so, rather than pass it off as a failure exit.
+        const signal = (error as { signal?: string } | null)?.signal;
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout: signal ? `${stdout}[killed by ${signal}]` : stdout, stderr });
+      },
     );
   });
 }
@@ -27,7 +31,7 @@ function latchkey(server: TestServer, args: string[]): Promise<CliResult> {
 async function json<T = Record<string, unknown>>(server: TestServer, args: string[]): Promise<T> {
   const result = await latchkey(server, [...args, '--json']);
   expect(result.stderr, result.stderr).toBe('');
-  expect(result.code).toBe(0);
+  expect(result.code, result.stdout).toBe(0);
   return JSON.parse(result.stdout) as T;
 }
 
