@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { newId } from '../crypto/secrets.js';
 import type { ServerContext } from '../server/context.js';
 import { registerAdminRoutes } from './admin-routes.js';
+import { installCors } from './cors.js';
 import { installErrorHandler } from './errors.js';
 import { installFormParser, pathOf } from './form.js';
 import { registerOAuthRoutes } from './oauth-routes.js';
@@ -30,6 +31,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(fastifyCookie);
   installFormParser(app);
   installErrorHandler(app, ctx);
+  installCors(app);
 
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
