@@ -97,8 +97,3 @@ export async function deleteApi(ctx: AdminContext, idOrIdentifier: string): Prom
   await ctx.store.deleteApi(api.id, ctx.now());
   return { id: api.id, deleted: true };
 }
-
-/** Every scope any API defines. */
-export async function definedScopes(ctx: AdminContext): Promise<Set<string>> {
-  return new Set((await ctx.store.listApis()).flatMap((api) => api.scopes.map((s) => s.value)));
-}

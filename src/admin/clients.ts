@@ -2,7 +2,7 @@ import { checkRedirectUri } from '../core/redirect-uri.js';
 import { hashSecret, newId, newSecret } from '../crypto/secrets.js';
 import type { ClientAuthMethod, ClientRecord, GrantType } from '../store/records.js';
 import { GRANT_TYPES } from '../server/grants/registry.js';
-import { definedScopes } from './apis.js';
+import { definedScopes } from '../server/resource.js';
 import { AdminError, iso, type AdminContext } from './context.js';
 
 export interface ClientView {
@@ -59,7 +59,7 @@ async function checkSettings(ctx: AdminContext, s: ClientSettings, isPublic: boo
     throw new AdminError('invalid_request', 'the authorization_code grant needs at least one --redirect-uri');
   }
   const scopes = [...new Set(s.scopes)];
-  const known = await definedScopes(ctx);
+  const known = new Set(await definedScopes(ctx.store));
   for (const scope of scopes) {
     if (!known.has(scope)) throw new AdminError('invalid_request', `scope "${scope}" is not defined by any API: create the API first`);
   }

@@ -26,10 +26,15 @@ export function formParams(request: FastifyRequest): ParsedParams {
   return parseParams(request.body);
 }
 
-/** The query string exactly as sent, parsed without merging repeats. */
-export function queryParams(request: FastifyRequest): ParsedParams {
+/** The query string exactly as sent, without its `?`. */
+export function rawQuery(request: FastifyRequest): string {
   const q = request.url.indexOf('?');
-  return parseParams(q === -1 ? '' : request.url.slice(q + 1));
+  return q === -1 ? '' : request.url.slice(q + 1);
+}
+
+/** The query string parsed without merging repeats. */
+export function queryParams(request: FastifyRequest): ParsedParams {
+  return parseParams(rawQuery(request));
 }
 
 export const pathOf = (url: string): string => {

@@ -17,7 +17,7 @@ import { handleRevocation } from '../server/revoke.js';
 import { SESSION_COOKIE, currentSession } from '../server/session.js';
 import { handleTokenRequest } from '../server/token.js';
 import { startInteraction } from '../server/consent.js';
-import { formParams, queryParams } from './form.js';
+import { formParams, queryParams, rawQuery } from './form.js';
 import { sendPage } from './pages.js';
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
@@ -70,8 +70,7 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: ServerContext): v
   };
 
   app.get('/oauth/authorize', { config: { page: true } }, async (request, reply) => {
-    const q = request.url.indexOf('?');
-    return authorize(queryParams(request), q === -1 ? '' : request.url.slice(q + 1), request.cookies[SESSION_COOKIE], reply, 302);
+    return authorize(queryParams(request), rawQuery(request), request.cookies[SESSION_COOKIE], reply, 302);
   });
   app.post('/oauth/authorize', { config: { page: true } }, async (request, reply) => {
     const parsed = formParams(request);

@@ -1,7 +1,7 @@
 import { AccessDenied } from '../core/errors.js';
 import { matchRedirectUri } from '../core/redirect-uri.js';
 import { newId } from '../crypto/secrets.js';
-import type { ScopeDefinition } from '../store/records.js';
+import type { InteractionRecord, ScopeDefinition } from '../store/records.js';
 import { describeScopes } from './account.js';
 import { authorizationResponseUrl, issueCode, rememberConsent, type AuthorizationRequest } from './authorize.js';
 import type { ServerContext } from './context.js';
@@ -18,6 +18,12 @@ export async function startInteraction(ctx: ServerContext, session: Session, req
   return id;
 }
 
+/** The request parked by `startInteraction`, if the interaction exists and belongs to this session. */
+function parkedRequest(interaction: InteractionRecord | undefined, session: Session): AuthorizationRequest | undefined {
+  if (!interaction || interaction.sessionHash !== session.idHash) return undefined;
+  return JSON.parse(interaction.request) as AuthorizationRequest;
+}
+
 export interface ConsentPrompt {
   clientName: string;
   apiName: string;
@@ -26,9 +32,8 @@ export interface ConsentPrompt {
 
 /** What the consent page shows; undefined when the request expired or belongs to another session. */
 export async function consentPrompt(ctx: ServerContext, session: Session, interactionId: string): Promise<ConsentPrompt | undefined> {
-  const interaction = await ctx.store.getInteraction(interactionId, ctx.now());
-  if (!interaction || interaction.sessionHash !== session.idHash) return undefined;
-  const request = JSON.parse(interaction.request) as AuthorizationRequest;
+  const request = parkedRequest(await ctx.store.getInteraction(interactionId, ctx.now()), session);
+  if (!request) return undefined;
   const client = await ctx.store.getClient(request.clientId);
   const api = await ctx.store.getApiByIdentifier(request.resource);
   if (!client || !api) return undefined;
@@ -43,9 +48,8 @@ export type ConsentOutcome = { redirectTo: string } | { problem: 'expired' | 'un
  * sent twice; the client and redirect URI are checked again, since either may have changed meanwhile.
  */
 export async function answerConsent(ctx: ServerContext, session: Session, interactionId: string, decision: 'approve' | 'deny'): Promise<ConsentOutcome> {
-  const interaction = await ctx.store.takeInteraction(interactionId, ctx.now());
-  if (!interaction || interaction.sessionHash !== session.idHash) return { problem: 'expired' };
-  const request = JSON.parse(interaction.request) as AuthorizationRequest;
+  const request = parkedRequest(await ctx.store.takeInteraction(interactionId, ctx.now()), session);
+  if (!request) return { problem: 'expired' };
   const client = await ctx.store.getClient(request.clientId);
   if (!client || !matchRedirectUri(client.redirectUris, request.redirectUri)) return { problem: 'unregistered' };
   if (decision === 'deny') {

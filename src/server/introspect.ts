@@ -1,9 +1,9 @@
 import { InvalidClient } from '../core/errors.js';
 import { rejectDuplicates, requireParam, type ParsedParams } from '../core/params.js';
 import { formatScope } from '../core/scopes.js';
-import { hashSecret } from '../crypto/secrets.js';
 import { authenticateClient } from './client-auth.js';
 import type { ServerContext } from './context.js';
+import { lookUpToken } from './token-lookup.js';
 
 export type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
 
@@ -22,9 +22,10 @@ export async function handleIntrospection(ctx: ServerContext, authorization: str
   const token = requireParam(params, 'token');
   const now = ctx.now();
 
-  const refresh = await ctx.store.findRefreshToken(hashSecret(token));
-  if (refresh) {
-    const { token: record, grant } = refresh;
+  const found = await lookUpToken(ctx, token, now);
+  if (!found) return INACTIVE;
+  if (found.kind === 'refresh_token') {
+    const { record, grant } = found;
     const live = record.consumedAt === null && record.expiresAt > now && grant.revokedAt === null;
     if (!live || record.clientId !== client.id) return INACTIVE;
     return {
@@ -39,8 +40,7 @@ export async function handleIntrospection(ctx: ServerContext, authorization: str
     };
   }
 
-  const claims = await ctx.keys.verifyAccessToken(token, ctx.config.issuer, now);
-  if (!claims || typeof claims.jti !== 'string' || typeof claims.client_id !== 'string') return INACTIVE;
+  const { claims } = found;
   if ((await ctx.store.accessTokenState(claims.jti)).revoked) return INACTIVE;
   if (!(await ctx.store.getClient(claims.client_id))) return INACTIVE;
   // A token for a deleted API is no longer good, even one with no grant behind it (client credentials).

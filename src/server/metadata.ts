@@ -1,12 +1,13 @@
 import type { ServerContext } from './context.js';
 import { GRANT_TYPES } from './grants/registry.js';
+import { definedScopes } from './resource.js';
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'];
 
 /** RFC 8414 authorization server metadata; also served as OpenID discovery for clients that look there. */
 export async function authorizationServerMetadata(ctx: ServerContext): Promise<Record<string, unknown>> {
   const issuer = ctx.config.issuer;
-  const scopes = [...new Set((await ctx.store.listApis()).flatMap((api) => api.scopes.map((s) => s.value)))];
+  const scopes = await definedScopes(ctx.store);
   return {
     issuer,
     authorization_endpoint: `${issuer}/oauth/authorize`,

@@ -1,5 +1,6 @@
 import { InvalidTarget } from '../core/errors.js';
 import type { ApiRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
 import type { ServerContext } from './context.js';
 
 /**
@@ -24,3 +25,8 @@ export async function resolveApi(ctx: ServerContext, resources: readonly string[
 }
 
 export const apiScopeValues = (api: ApiRecord): string[] => api.scopes.map((s) => s.value);
+
+/** Every scope some API defines, each once, in the order the APIs were created. */
+export async function definedScopes(store: Store): Promise<string[]> {
+  return [...new Set((await store.listApis()).flatMap(apiScopeValues))];
+}

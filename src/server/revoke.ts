@@ -1,8 +1,8 @@
 import { UnauthorizedClient, UnsupportedTokenType } from '../core/errors.js';
 import { rejectDuplicates, requireParam, type ParsedParams } from '../core/params.js';
-import { hashSecret } from '../crypto/secrets.js';
 import { authenticateClient } from './client-auth.js';
 import type { ServerContext } from './context.js';
+import { lookUpToken } from './token-lookup.js';
 
 const HINTS = new Set(['access_token', 'refresh_token']);
 
@@ -19,14 +19,10 @@ export async function handleRevocation(ctx: ServerContext, authorization: string
   if (hint !== undefined && !HINTS.has(hint)) throw new UnsupportedTokenType('token_type_hint must be access_token or refresh_token');
   const now = ctx.now();
 
-  const refresh = await ctx.store.findRefreshToken(hashSecret(token));
-  if (refresh) {
-    if (refresh.token.clientId !== client.id) throw new UnauthorizedClient('the token was not issued to this client');
-    await ctx.store.revokeGrant(refresh.grant.id, now);
-    return;
-  }
-  const claims = await ctx.keys.verifyAccessToken(token, ctx.config.issuer, now);
-  if (!claims || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') return;
-  if (claims.client_id !== client.id) throw new UnauthorizedClient('the token was not issued to this client');
-  await ctx.store.revokeAccessToken({ jti: claims.jti, grantId: null, clientId: client.id, expiresAt: claims.exp * 1000 }, now);
+  const found = await lookUpToken(ctx, token, now);
+  if (!found) return;
+  const owner = found.kind === 'refresh_token' ? found.record.clientId : found.claims.client_id;
+  if (owner !== client.id) throw new UnauthorizedClient('the token was not issued to this client');
+  if (found.kind === 'refresh_token') await ctx.store.revokeGrant(found.grant.id, now);
+  else await ctx.store.revokeAccessToken({ jti: found.claims.jti, grantId: null, clientId: client.id, expiresAt: found.claims.exp * 1000 }, now);
 }

@@ -23,6 +23,8 @@ import type { AccessTokenState, ApiPatch, ClientPatch, PurgeRetention, Store, To
 
 type Row<T extends keyof Database> = Selectable<Database[T]>;
 type Db = Kysely<Database> | Transaction<Database>;
+/** Columns that pick the grants to revoke; all given ones must match. */
+type GrantMatch = Partial<Pick<Row<'grants'>, 'id' | 'user_id' | 'client_id' | 'resource'>>;
 
 const flag = (b: boolean): number => (b ? 1 : 0);
 const list = <T>(text: string): T[] => JSON.parse(text) as T[];
@@ -224,9 +226,7 @@ export class KyselyStore implements Store {
       const api = await tx.deleteFrom('apis').where('id', '=', id).returning('identifier').executeTakeFirst();
       if (!api) return false;
       // Tokens for an API that no longer exists must not keep coming.
-      const grantIds = tx.selectFrom('grants').select('id').where('resource', '=', api.identifier);
-      await tx.deleteFrom('refresh_tokens').where('grant_id', 'in', grantIds).execute();
-      await tx.updateTable('grants').set({ revoked_at: now }).where('resource', '=', api.identifier).where('revoked_at', 'is', null).execute();
+      await this.revokeGrants(tx, { resource: api.identifier }, now);
       await tx.deleteFrom('authorization_codes').where('resource', '=', api.identifier).execute();
       await tx.deleteFrom('consents').where('resource', '=', api.identifier).execute();
       return true;
@@ -319,7 +319,7 @@ export class KyselyStore implements Store {
 
   async deleteUser(id: string, now: number): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
-      await tx.updateTable('grants').set({ revoked_at: now }).where('user_id', '=', id).where('revoked_at', 'is', null).execute();
+      await this.revokeGrants(tx, { user_id: id }, now);
       await tx.deleteFrom('consents').where('user_id', '=', id).execute();
       await tx.deleteFrom('sessions').where('user_id', '=', id).execute();
       const result = await tx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
@@ -496,24 +496,23 @@ export class KyselyStore implements Store {
     return row && toGrant(row);
   }
 
+  /**
+   * Revokes every grant matching all of `match`: marks it revoked (keeping an earlier revocation
+   * time) and deletes its refresh tokens, so its access tokens are refused and nothing refreshes.
+   */
+  private async revokeGrants(tx: Transaction<Database>, match: GrantMatch, now: number): Promise<void> {
+    const grantIds = tx.selectFrom('grants').select('id').where((eb) => eb.and(match));
+    await tx.deleteFrom('refresh_tokens').where('grant_id', 'in', grantIds).execute();
+    await tx.updateTable('grants').set({ revoked_at: now }).where((eb) => eb.and(match)).where('revoked_at', 'is', null).execute();
+  }
+
   async revokeGrant(id: string, now: number): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      await tx.updateTable('grants').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).execute();
-      await tx.deleteFrom('refresh_tokens').where('grant_id', '=', id).execute();
-    });
+    await this.db.transaction().execute((tx) => this.revokeGrants(tx, { id }, now));
   }
 
   async revokeUserClient(userId: string, clientId: string, now: number): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
-      const grantIds = tx.selectFrom('grants').select('id').where('user_id', '=', userId).where('client_id', '=', clientId);
-      await tx.deleteFrom('refresh_tokens').where('grant_id', 'in', grantIds).execute();
-      await tx
-        .updateTable('grants')
-        .set({ revoked_at: now })
-        .where('user_id', '=', userId)
-        .where('client_id', '=', clientId)
-        .where('revoked_at', 'is', null)
-        .execute();
+      await this.revokeGrants(tx, { user_id: userId, client_id: clientId }, now);
       await tx.deleteFrom('consents').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
     });
   }
