@@ -19,9 +19,12 @@ export function newSecret(kind: keyof typeof SECRET_PREFIX): string {
   return SECRET_PREFIX[kind] + randomToken(32);
 }
 
-/** Ids are random rather than sequential so that they reveal nothing about volume or order. */
+/**
+ * Ids are random rather than sequential so that they reveal nothing about volume or order. Hex, not
+ * base64url: an id that began with `-` would be read as an option when passed to the CLI.
+ */
 export function newId(prefix = ''): string {
-  return prefix + randomBytes(12).toString('base64url');
+  return prefix + randomBytes(12).toString('hex');
 }
 
 /**

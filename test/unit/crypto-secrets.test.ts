@@ -36,8 +36,13 @@ describe('randomToken and newId', () => {
 
   it('prefixes ids and makes them random', () => {
     const id = newId('cl_');
-    expect(id).toMatch(/^cl_[A-Za-z0-9_-]{16}$/);
+    expect(id).toMatch(/^cl_[0-9a-f]{24}$/);
     expect(newId('cl_')).not.toBe(id);
+  });
+
+  it('never starts an id with "-", which the CLI would read as an option', () => {
+    // base64url ids started with "-" once in 64; 2,000 draws would all but surely show one.
+    for (let i = 0; i < 2000; i++) expect(newId()).toMatch(/^[0-9a-f]/);
   });
 });
 
