@@ -16,15 +16,15 @@ export async function createApiKey(ctx: AdminContext, input: { name: string }): 
   if (name.length === 0 || name.length > 200) throw new AdminError('invalid_request', 'an API key name must be 1-200 characters');
   const key = newSecret('apiKey');
   const record: ApiKeyRecord = { id: newId('ak_'), name, keyHash: hashSecret(key), createdAt: ctx.now() };
-  await ctx.store.createApiKey(record);
+  await ctx.store.apiKeys.create(record);
   return { ...apiKeyView(record), key };
 }
 
 export async function listApiKeys(ctx: AdminContext): Promise<ApiKeyView[]> {
-  return (await ctx.store.listApiKeys()).map(apiKeyView);
+  return (await ctx.store.apiKeys.list()).map(apiKeyView);
 }
 
 export async function deleteApiKey(ctx: AdminContext, id: string): Promise<{ id: string; deleted: true }> {
-  if (!(await ctx.store.deleteApiKey(id))) throw new AdminError('not_found', `no API key ${id}`);
+  if (!(await ctx.store.apiKeys.delete(id))) throw new AdminError('not_found', `no API key ${id}`);
   return { id, deleted: true };
 }

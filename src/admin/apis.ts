@@ -67,10 +67,10 @@ export async function createApi(ctx: AdminContext, input: { identifier: string; 
   if (scopes.length === 0) throw new AdminError('invalid_request', 'an API defines at least one scope');
   const now = ctx.now();
   // The first API becomes the default, so that token requests naming none have somewhere to go.
-  const isDefault = input.isDefault || (await ctx.store.getDefaultApi()) === undefined;
+  const isDefault = input.isDefault || (await ctx.store.apis.getDefault()) === undefined;
   const api: ApiRecord = { id: newId('api_'), identifier: input.identifier, name: input.name.trim(), scopes, isDefault, createdAt: now, updatedAt: now };
   try {
-    await ctx.store.createApi(api);
+    await ctx.store.apis.create(api);
   } catch (err) {
     if (isUniqueViolation(err)) throw new AdminError('conflict', `an API with identifier ${input.identifier} exists already`);
     throw err;
@@ -79,11 +79,11 @@ export async function createApi(ctx: AdminContext, input: { identifier: string; 
 }
 
 export async function listApis(ctx: AdminContext): Promise<ApiView[]> {
-  return (await ctx.store.listApis()).map(apiView);
+  return (await ctx.store.apis.list()).map(apiView);
 }
 
 async function findApi(ctx: AdminContext, idOrIdentifier: string): Promise<ApiRecord> {
-  const api = (await ctx.store.getApi(idOrIdentifier)) ?? (await ctx.store.getApiByIdentifier(idOrIdentifier));
+  const api = (await ctx.store.apis.get(idOrIdentifier)) ?? (await ctx.store.apis.getByIdentifier(idOrIdentifier));
   if (!api) throw new AdminError('not_found', `no API ${idOrIdentifier}`);
   return api;
 }
@@ -94,6 +94,6 @@ export async function showApi(ctx: AdminContext, idOrIdentifier: string): Promis
 
 export async function deleteApi(ctx: AdminContext, idOrIdentifier: string): Promise<{ id: string; deleted: true }> {
   const api = await findApi(ctx, idOrIdentifier);
-  await ctx.store.deleteApi(api.id, ctx.now());
+  await ctx.store.apis.delete(api.id, ctx.now());
   return { id: api.id, deleted: true };
 }

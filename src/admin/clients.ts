@@ -88,18 +88,18 @@ export async function createClient(
     createdAt: now,
     updatedAt: now,
   };
-  await ctx.store.createClient(client);
+  await ctx.store.clients.create(client);
   return { ...clientView(client), ...(secret !== undefined && { client_secret: secret }) };
 }
 
 async function findClient(ctx: AdminContext, id: string): Promise<ClientRecord> {
-  const client = await ctx.store.getClient(id);
+  const client = await ctx.store.clients.get(id);
   if (!client) throw new AdminError('not_found', `no client ${id}`);
   return client;
 }
 
 export async function listClients(ctx: AdminContext): Promise<ClientView[]> {
-  return (await ctx.store.listClients()).map(clientView);
+  return (await ctx.store.clients.list()).map(clientView);
 }
 
 export async function showClient(ctx: AdminContext, id: string): Promise<ClientView> {
@@ -115,7 +115,7 @@ export async function updateClient(ctx: AdminContext, id: string, patch: Partial
     scopes: patch.scopes ?? client.scopes,
   };
   const checked = await checkSettings(ctx, merged, client.isPublic);
-  const updated = await ctx.store.updateClient(id, { name: merged.name.trim(), ...checked }, ctx.now());
+  const updated = await ctx.store.clients.update(id, { name: merged.name.trim(), ...checked }, ctx.now());
   if (!updated) throw new AdminError('not_found', `no client ${id}`);
   return clientView(updated);
 }
@@ -125,11 +125,11 @@ export async function rotateClientSecret(ctx: AdminContext, id: string): Promise
   const client = await findClient(ctx, id);
   if (client.isPublic) throw new AdminError('invalid_request', 'a public client has no secret to rotate');
   const secret = newSecret('clientSecret');
-  await ctx.store.updateClient(id, { secretHash: hashSecret(secret) }, ctx.now());
+  await ctx.store.clients.update(id, { secretHash: hashSecret(secret) }, ctx.now());
   return { client_id: id, client_secret: secret };
 }
 
 export async function deleteClient(ctx: AdminContext, id: string): Promise<{ client_id: string; deleted: true }> {
-  if (!(await ctx.store.deleteClient(id))) throw new AdminError('not_found', `no client ${id}`);
+  if (!(await ctx.store.clients.delete(id))) throw new AdminError('not_found', `no client ${id}`);
   return { client_id: id, deleted: true };
 }

@@ -14,7 +14,7 @@ export interface SigningKeyView {
 
 export async function listSigningKeys(ctx: AdminContext): Promise<SigningKeyView[]> {
   const publishMs = signingKeyPublishMs(ctx.config);
-  return (await ctx.store.listSigningKeys()).map((k) => ({
+  return (await ctx.store.signingKeys.list()).map((k) => ({
     kid: k.kid,
     alg: k.alg,
     status: k.retiredAt === null ? 'signing' : 'retired',
@@ -29,7 +29,7 @@ export async function listSigningKeys(ctx: AdminContext): Promise<SigningKeyView
  * expired, so nothing in flight fails verification.
  */
 export async function rotateSigningKeys(ctx: AdminContext, alg?: string): Promise<{ kid: string; alg: string }> {
-  const current = (await ctx.store.listSigningKeys()).find((k) => k.retiredAt === null);
+  const current = (await ctx.store.signingKeys.list()).find((k) => k.retiredAt === null);
   const chosen = alg ?? current?.alg ?? ctx.config.signingAlg;
   if (!(SIGNING_ALGS as readonly string[]).includes(chosen)) throw new AdminError('invalid_request', `the algorithm must be one of ${SIGNING_ALGS.join(', ')}`);
   const key = await ctx.keys.rotate(chosen as SigningAlg, ctx.now());

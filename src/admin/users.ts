@@ -25,7 +25,7 @@ export async function createUser(ctx: AdminContext, input: { username: string; p
     createdAt: ctx.now(),
   };
   try {
-    await ctx.store.createUser(user);
+    await ctx.store.users.create(user);
   } catch (err) {
     if (isUniqueViolation(err)) throw new AdminError('conflict', `user ${input.username} exists already`);
     throw err;
@@ -34,13 +34,13 @@ export async function createUser(ctx: AdminContext, input: { username: string; p
 }
 
 export async function listUsers(ctx: AdminContext): Promise<UserView[]> {
-  return (await ctx.store.listUsers()).map(userView);
+  return (await ctx.store.users.list()).map(userView);
 }
 
 /** Deletes the user, signs them out everywhere and revokes everything they authorized. */
 export async function deleteUser(ctx: AdminContext, idOrUsername: string): Promise<{ id: string; deleted: true }> {
-  const user = (await ctx.store.getUser(idOrUsername)) ?? (await ctx.store.getUserByUsername(idOrUsername));
+  const user = (await ctx.store.users.get(idOrUsername)) ?? (await ctx.store.users.getByUsername(idOrUsername));
   if (!user) throw new AdminError('not_found', `no user ${idOrUsername}`);
-  await ctx.store.deleteUser(user.id, ctx.now());
+  await ctx.store.users.delete(user.id, ctx.now());
   return { id: user.id, deleted: true };
 }

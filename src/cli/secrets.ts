@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { resealAll } from '../admin/secrets.js';
 import { withContext, type StoreOptions } from './context.js';
 import { storeOptions } from './options.js';
 import { emit, printRecord } from './output.js';
@@ -8,8 +9,8 @@ export function registerSecretCommands(program: Command): void {
 
   storeOptions(secrets.command('rotate').description('re-seal every secret under the newest master key (the last of LATCHKEY_MASTER_KEY)')).action(
     async (opts: StoreOptions) => {
-      const result = await withContext(opts, async (ctx) => ({ master_key_id: ctx.masterKeys.current.kid, resealed: await ctx.keys.reseal() }));
-      emit(opts, result, printRecord);
+      const report = await withContext(opts, (ctx) => resealAll(ctx.store, ctx.masterKeys));
+      emit(opts, report, (r) => printRecord({ master_key_id: r.master_key_id, resealed: r.resealed, skipped: r.skipped, ...r.by_column }));
     },
   );
 }

@@ -2,7 +2,8 @@ import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, exportJWK, generate
 import type { SigningAlg } from '../config.js';
 import type { SigningKeyRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import { MasterKeyRing } from './seal.js';
+import { sealContext as sealContextOf } from '../store/sealed-columns.js';
+import type { MasterKeyRing } from './seal.js';
 
 export interface PublicJwk extends JWK {
   kid: string;
@@ -18,7 +19,7 @@ interface ActiveKey {
   key: PrivateKey;
 }
 
-const sealContext = (kid: string) => `signing_key:${kid}`;
+const sealContext = (kid: string) => sealContextOf('signing_keys.private_sealed', kid);
 
 /** Creates a key pair of `alg`; its kid is the RFC 7638 thumbprint of the public key. */
 export async function generateSigningKey(alg: SigningAlg, masterKeys: MasterKeyRing, now: number): Promise<SigningKeyRecord> {
@@ -46,7 +47,6 @@ export class SigningKeys {
   private published: PublicJwk[] = [];
   private localJwks: ReturnType<typeof createLocalJWKSet> | undefined;
   private fingerprint = '';
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Store,
@@ -56,20 +56,20 @@ export class SigningKeys {
 
   /** Makes sure a key of `alg` signs: creates the first key, or rotates when the algorithm changed. */
   async ensure(alg: SigningAlg, now: number): Promise<void> {
-    let current = (await this.store.listSigningKeys()).find((k) => k.retiredAt === null);
+    let current = (await this.store.signingKeys.list()).find((k) => k.retiredAt === null);
     if (!current) {
-      await this.store.insertFirstSigningKey(await generateSigningKey(alg, this.masterKeys, now));
-      current = (await this.store.listSigningKeys()).find((k) => k.retiredAt === null);
+      await this.store.signingKeys.insertFirst(await generateSigningKey(alg, this.masterKeys, now));
+      current = (await this.store.signingKeys.list()).find((k) => k.retiredAt === null);
     }
     if (current && current.alg !== alg) {
       // Workers starting together must not rotate twice: one takes the lease, the rest reload.
-      const owner = `ensure:${process.pid}:${now}`;
-      if (await this.store.acquireLock('signing-keys:rotate', owner, 30_000, now)) {
+      const lease = await this.store.locks.acquire('signing-keys:rotate', `ensure:${process.pid}:${now}`, 30_000);
+      if (lease) {
         try {
-          const again = (await this.store.listSigningKeys()).find((k) => k.retiredAt === null);
-          if (again?.alg !== alg) await this.store.rotateSigningKey(await generateSigningKey(alg, this.masterKeys, now), now);
+          const again = (await this.store.signingKeys.list()).find((k) => k.retiredAt === null);
+          if (again?.alg !== alg) await this.store.signingKeys.rotate(await generateSigningKey(alg, this.masterKeys, now), now);
         } finally {
-          await this.store.releaseLock('signing-keys:rotate', owner);
+          await this.store.locks.release(lease);
         }
       }
     }
@@ -78,13 +78,13 @@ export class SigningKeys {
 
   async rotate(alg: SigningAlg, now: number): Promise<SigningKeyRecord> {
     const key = await generateSigningKey(alg, this.masterKeys, now);
-    await this.store.rotateSigningKey(key, now);
+    await this.store.signingKeys.rotate(key, now);
     await this.reload(now);
     return key;
   }
 
   async reload(now: number): Promise<void> {
-    const records = await this.store.listSigningKeys();
+    const records = await this.store.signingKeys.list();
     const live = records.filter((k) => k.retiredAt === null || k.retiredAt + this.publishRetiredMs > now);
     const fingerprint = live.map((k) => `${k.kid}:${k.retiredAt ?? ''}`).join(',');
     if (fingerprint === this.fingerprint) return;
@@ -99,18 +99,6 @@ export class SigningKeys {
       .map((k) => JSON.parse(k.publicJwk) as PublicJwk);
     this.localJwks = createLocalJWKSet({ keys: this.published });
     this.fingerprint = fingerprint;
-  }
-
-  /** Reloads every `intervalMs` until stopped; errors are reported and the old keys kept. */
-  startReloading(intervalMs: number, onError: (err: unknown) => void): void {
-    this.timer = setInterval(() => {
-      this.reload(Date.now()).catch(onError);
-    }, intervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
   }
 
   jwks(): { keys: PublicJwk[] } {
@@ -140,17 +128,5 @@ export class SigningKeys {
     } catch {
       return undefined;
     }
-  }
-
-  /** Re-seals every private key under the newest master key; returns how many changed. */
-  async reseal(): Promise<number> {
-    let changed = 0;
-    for (const key of await this.store.listSigningKeys()) {
-      if (MasterKeyRing.kidOf(key.privateSealed) === this.masterKeys.current.kid) continue;
-      const plain = this.masterKeys.open(key.privateSealed, sealContext(key.kid));
-      await this.store.updateSealedSigningKey(key.kid, this.masterKeys.seal(plain, sealContext(key.kid)));
-      changed++;
-    }
-    return changed;
   }
 }

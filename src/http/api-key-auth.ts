@@ -9,7 +9,7 @@ import type { Store } from '../store/store.js';
  */
 export async function requireApiKey(store: Store, request: FastifyRequest, reply: FastifyReply): Promise<ApiKeyRecord | undefined> {
   const match = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(request.headers.authorization ?? '');
-  const key = match ? await store.getApiKeyByHash(hashSecret(match[1]!)) : undefined;
+  const key = match ? await store.apiKeys.getByHash(hashSecret(match[1]!)) : undefined;
   if (key) return key;
   await reply
     .status(401)

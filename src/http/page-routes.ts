@@ -120,7 +120,7 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): vo
     if (!current || !csrfMatches(ctx, current.idHash, form.get('csrf_token'))) return expiredForm(reply);
     const clientId = form.get('client_id');
     if (clientId === undefined) return badForm(reply);
-    await ctx.store.revokeUserClient(current.user.id, clientId, ctx.now());
+    await ctx.store.tokens.revokeUserClient(current.user.id, clientId, ctx.now());
     return reply.redirect('/', 303);
   });
 }

@@ -11,10 +11,10 @@ export function describeScopes(defined: readonly ScopeDefinition[], scopes: read
 /** The applications a user has authorized, with what each may do at which API. */
 export async function authorizedApps(ctx: ServerContext, userId: string): Promise<AuthorizedApp[]> {
   const apps = new Map<string, AuthorizedApp>();
-  for (const consent of await ctx.store.listConsents(userId)) {
-    const client = await ctx.store.getClient(consent.clientId);
+  for (const consent of await ctx.store.consents.list(userId)) {
+    const client = await ctx.store.clients.get(consent.clientId);
     if (!client) continue;
-    const api = await ctx.store.getApiByIdentifier(consent.resource);
+    const api = await ctx.store.apis.getByIdentifier(consent.resource);
     const app = apps.get(client.id) ?? { clientId: client.id, clientName: client.name, grants: [] };
     app.grants.push({ apiName: api?.name ?? consent.resource, scopes: describeScopes(api?.scopes ?? [], consent.scopes) });
     apps.set(client.id, app);

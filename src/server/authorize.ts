@@ -65,7 +65,7 @@ export async function validateAuthorizationRequest(ctx: ServerContext, parsed: P
   }
   const clientId = params.get('client_id');
   if (clientId === undefined) throw new AuthorizationPageError('The request names no application (client_id is missing).');
-  const client = await ctx.store.getClient(clientId);
+  const client = await ctx.store.clients.get(clientId);
   if (!client) throw new AuthorizationPageError('The application is not registered here (unknown client_id).');
   const redirectUri = pickRedirectUri(client, params.get('redirect_uri'));
   const state = params.get('state');
@@ -107,15 +107,15 @@ export function authorizationResponseUrl(ctx: ServerContext, redirectUri: string
 
 /** True when the user already consented to every scope of this request for this client and API. */
 export async function hasConsent(ctx: ServerContext, userId: string, request: AuthorizationRequest): Promise<boolean> {
-  const consent = await ctx.store.getConsent(userId, request.clientId, request.resource);
+  const consent = await ctx.store.consents.get(userId, request.clientId, request.resource);
   return consent !== undefined && coversScopes(consent.scopes, request.scopes);
 }
 
 /** Remembers the consent, adding the new scopes to those consented before. */
 export async function rememberConsent(ctx: ServerContext, userId: string, request: AuthorizationRequest): Promise<void> {
   const now = ctx.now();
-  const previous = await ctx.store.getConsent(userId, request.clientId, request.resource);
-  await ctx.store.saveConsent({
+  const previous = await ctx.store.consents.get(userId, request.clientId, request.resource);
+  await ctx.store.consents.save({
     userId,
     clientId: request.clientId,
     resource: request.resource,
@@ -129,7 +129,7 @@ export async function rememberConsent(ctx: ServerContext, userId: string, reques
 export async function issueCode(ctx: ServerContext, userId: string, request: AuthorizationRequest): Promise<string> {
   const now = ctx.now();
   const code = randomToken(32);
-  await ctx.store.insertCode({
+  await ctx.store.tokens.insertCode({
     codeHash: hashSecret(code),
     grantId: newId('g_'),
     clientId: request.clientId,

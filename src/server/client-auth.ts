@@ -36,13 +36,13 @@ export async function authenticateClient(ctx: ServerContext, authorization: stri
     if (!client) throw new InvalidClient('client authentication failed');
     return { client, method: 'client_secret_post' };
   }
-  const client = await ctx.store.getClient(bodyId);
+  const client = await ctx.store.clients.get(bodyId);
   if (!client || !client.isPublic) throw new InvalidClient('client authentication failed');
   return { client, method: 'none' };
 }
 
 async function confidentialClient(ctx: ServerContext, id: string, secret: string, method: ClientAuthMethod): Promise<ClientRecord | undefined> {
-  const client = await ctx.store.getClient(id);
+  const client = await ctx.store.clients.get(id);
   if (!client || client.isPublic || client.secretHash === null) return undefined;
   if (client.authMethod !== null && client.authMethod !== method) return undefined;
   return secretMatchesHash(secret, client.secretHash) ? client : undefined;

@@ -14,7 +14,7 @@ const INTERACTION_TTL_MS = 10 * 60 * 1000;
 export async function startInteraction(ctx: ServerContext, session: Session, request: AuthorizationRequest): Promise<string> {
   const now = ctx.now();
   const id = newId();
-  await ctx.store.createInteraction({ id, sessionHash: session.idHash, request: JSON.stringify(request), createdAt: now, expiresAt: now + INTERACTION_TTL_MS });
+  await ctx.store.interactions.create({ id, sessionHash: session.idHash, request: JSON.stringify(request), createdAt: now, expiresAt: now + INTERACTION_TTL_MS });
   return id;
 }
 
@@ -32,10 +32,10 @@ export interface ConsentPrompt {
 
 /** What the consent page shows; undefined when the request expired or belongs to another session. */
 export async function consentPrompt(ctx: ServerContext, session: Session, interactionId: string): Promise<ConsentPrompt | undefined> {
-  const request = parkedRequest(await ctx.store.getInteraction(interactionId, ctx.now()), session);
+  const request = parkedRequest(await ctx.store.interactions.get(interactionId, ctx.now()), session);
   if (!request) return undefined;
-  const client = await ctx.store.getClient(request.clientId);
-  const api = await ctx.store.getApiByIdentifier(request.resource);
+  const client = await ctx.store.clients.get(request.clientId);
+  const api = await ctx.store.apis.getByIdentifier(request.resource);
   if (!client || !api) return undefined;
   return { clientName: client.name, apiName: api.name, scopes: describeScopes(api.scopes, request.scopes) };
 }
@@ -48,9 +48,9 @@ export type ConsentOutcome = { redirectTo: string } | { problem: 'expired' | 'un
  * sent twice; the client and redirect URI are checked again, since either may have changed meanwhile.
  */
 export async function answerConsent(ctx: ServerContext, session: Session, interactionId: string, decision: 'approve' | 'deny'): Promise<ConsentOutcome> {
-  const request = parkedRequest(await ctx.store.takeInteraction(interactionId, ctx.now()), session);
+  const request = parkedRequest(await ctx.store.interactions.take(interactionId, ctx.now()), session);
   if (!request) return { problem: 'expired' };
-  const client = await ctx.store.getClient(request.clientId);
+  const client = await ctx.store.clients.get(request.clientId);
   if (!client || !matchRedirectUri(client.redirectUris, request.redirectUri)) return { problem: 'unregistered' };
   if (decision === 'deny') {
     return { redirectTo: authorizationResponseUrl(ctx, request.redirectUri, request.state, new AccessDenied('the user denied the request')) };

@@ -41,10 +41,10 @@ export async function handleIntrospection(ctx: ServerContext, authorization: str
   }
 
   const { claims } = found;
-  if ((await ctx.store.accessTokenState(claims.jti)).revoked) return INACTIVE;
-  if (!(await ctx.store.getClient(claims.client_id))) return INACTIVE;
+  if ((await ctx.store.tokens.accessTokenState(claims.jti)).revoked) return INACTIVE;
+  if (!(await ctx.store.clients.get(claims.client_id))) return INACTIVE;
   // A token for a deleted API is no longer good, even one with no grant behind it (client credentials).
-  if (typeof claims.aud !== 'string' || !(await ctx.store.getApiByIdentifier(claims.aud))) return INACTIVE;
+  if (typeof claims.aud !== 'string' || !(await ctx.store.apis.getByIdentifier(claims.aud))) return INACTIVE;
   return {
     active: true,
     token_type: 'Bearer',

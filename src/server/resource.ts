@@ -15,11 +15,11 @@ export async function resolveApi(ctx: ServerContext, resources: readonly string[
   }
   const identifier = resource ?? audience;
   if (identifier === undefined) {
-    const api = await ctx.store.getDefaultApi();
+    const api = await ctx.store.apis.getDefault();
     if (!api) throw new InvalidTarget('no default API is configured: name one with resource or audience');
     return api;
   }
-  const api = await ctx.store.getApiByIdentifier(identifier);
+  const api = await ctx.store.apis.getByIdentifier(identifier);
   if (!api) throw new InvalidTarget('unknown resource');
   return api;
 }
@@ -28,5 +28,5 @@ export const apiScopeValues = (api: ApiRecord): string[] => api.scopes.map((s) =
 
 /** Every scope some API defines, each once, in the order the APIs were created. */
 export async function definedScopes(store: Store): Promise<string[]> {
-  return [...new Set((await store.listApis()).flatMap(apiScopeValues))];
+  return [...new Set((await store.apis.list()).flatMap(apiScopeValues))];
 }

@@ -23,6 +23,6 @@ export async function handleRevocation(ctx: ServerContext, authorization: string
   if (!found) return;
   const owner = found.kind === 'refresh_token' ? found.record.clientId : found.claims.client_id;
   if (owner !== client.id) throw new UnauthorizedClient('the token was not issued to this client');
-  if (found.kind === 'refresh_token') await ctx.store.revokeGrant(found.grant.id, now);
-  else await ctx.store.revokeAccessToken({ jti: found.claims.jti, grantId: null, clientId: client.id, expiresAt: found.claims.exp * 1000 }, now);
+  if (found.kind === 'refresh_token') await ctx.store.tokens.revokeGrant(found.grant.id, now);
+  else await ctx.store.tokens.revokeAccessToken({ jti: found.claims.jti, grantId: null, clientId: client.id, expiresAt: found.claims.exp * 1000 }, now);
 }

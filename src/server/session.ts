@@ -16,21 +16,21 @@ export interface Session {
 export async function startSession(ctx: ServerContext, userId: string): Promise<string> {
   const id = randomToken(32);
   const now = ctx.now();
-  await ctx.store.createSession({ idHash: hashSecret(id), userId, createdAt: now, expiresAt: now + ctx.config.sessionTtlSeconds * 1000 });
+  await ctx.store.sessions.create({ idHash: hashSecret(id), userId, createdAt: now, expiresAt: now + ctx.config.sessionTtlSeconds * 1000 });
   return id;
 }
 
 export async function currentSession(ctx: ServerContext, cookieValue: string | undefined): Promise<Session | undefined> {
   if (!cookieValue) return undefined;
   const idHash = hashSecret(cookieValue);
-  const session = await ctx.store.getSession(idHash, ctx.now());
+  const session = await ctx.store.sessions.get(idHash, ctx.now());
   if (!session) return undefined;
-  const user = await ctx.store.getUser(session.userId);
+  const user = await ctx.store.users.get(session.userId);
   return user && { idHash, user };
 }
 
 export async function endSession(ctx: ServerContext, cookieValue: string | undefined): Promise<void> {
-  if (cookieValue) await ctx.store.deleteSession(hashSecret(cookieValue));
+  if (cookieValue) await ctx.store.sessions.delete(hashSecret(cookieValue));
 }
 
 /** A CSRF token bound to `binding` (a session hash, or the login cookie) by an HMAC under the master key. */

@@ -19,21 +19,21 @@ export type SignInResult = { outcome: 'signed_in'; user: UserRecord } | { outcom
 export async function signIn(ctx: ServerContext, username: string, password: string, address: string): Promise<SignInResult> {
   const now = ctx.now();
   const [userFailures, addressFailures] = await Promise.all([
-    ctx.store.peekEvents(userKey(username), now),
-    ctx.store.peekEvents(addressKey(address), now),
+    ctx.store.rateLimits.peek(userKey(username), now),
+    ctx.store.rateLimits.peek(addressKey(address), now),
   ]);
   if (userFailures >= SIGN_IN_LIMITS.perUser || addressFailures >= SIGN_IN_LIMITS.perAddress) return { outcome: 'throttled' };
 
-  const user = await ctx.store.getUserByUsername(username);
+  const user = await ctx.store.users.getByUsername(username);
   // An unknown user costs the same scrypt as a known one, so timing does not reveal who exists.
   const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
   if (user && valid) {
-    await ctx.store.clearEvents(userKey(username));
+    await ctx.store.rateLimits.clear(userKey(username));
     return { outcome: 'signed_in', user };
   }
   await Promise.all([
-    ctx.store.countEvent(userKey(username), SIGN_IN_LIMITS.windowMs, now),
-    ctx.store.countEvent(addressKey(address), SIGN_IN_LIMITS.windowMs, now),
+    ctx.store.rateLimits.count(userKey(username), SIGN_IN_LIMITS.windowMs, now),
+    ctx.store.rateLimits.count(addressKey(address), SIGN_IN_LIMITS.windowMs, now),
   ]);
   return { outcome: 'invalid' };
 }

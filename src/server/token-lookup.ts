@@ -15,7 +15,7 @@ export type PresentedToken =
  * undefined, which both endpoints answer without an error.
  */
 export async function lookUpToken(ctx: ServerContext, token: string, now: number): Promise<PresentedToken | undefined> {
-  const refresh = await ctx.store.findRefreshToken(hashSecret(token));
+  const refresh = await ctx.store.tokens.findRefreshToken(hashSecret(token));
   if (refresh) return { kind: 'refresh_token', record: refresh.token, grant: refresh.grant };
   const claims = await ctx.keys.verifyAccessToken(token, ctx.config.issuer, now);
   if (!claims || typeof claims.jti !== 'string' || typeof claims.exp !== 'number' || typeof claims.client_id !== 'string') return undefined;

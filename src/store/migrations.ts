@@ -158,8 +158,121 @@ const initial: Migration = {
   },
 };
 
+/** Fencing tokens for locks, and the connection broker's tables. */
+const broker: Migration = {
+  async up(db: Kysely<unknown>) {
+    const time = 'bigint' as const;
+    await db.schema.alterTable('locks').addColumn('fence', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+
+    await db.schema
+      .createTable('providers')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('app_key', 'text', (c) => c.notNull())
+      .addColumn('catalog_name', 'text')
+      .addColumn('grant_type', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('client_secret_sealed', 'text', (c) => c.notNull())
+      .addColumn('authorize_url', 'text')
+      .addColumn('token_url', 'text', (c) => c.notNull())
+      .addColumn('revoke_url', 'text')
+      .addColumn('userinfo_url', 'text')
+      .addColumn('issuer', 'text')
+      .addColumn('iss_parameter_supported', 'integer', (c) => c.notNull())
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('scope_separator', 'text', (c) => c.notNull())
+      .addColumn('pkce', 'integer', (c) => c.notNull())
+      .addColumn('auth_method', 'text', (c) => c.notNull())
+      .addColumn('redirect_uri', 'text')
+      .addColumn('authorization_params', 'text', (c) => c.notNull())
+      .addColumn('token_params', 'text', (c) => c.notNull())
+      .addColumn('template_values', 'text', (c) => c.notNull())
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('updated_at', time, (c) => c.notNull())
+      .addUniqueConstraint('providers_name_app', ['name', 'app_key'])
+      .execute();
+
+    await db.schema
+      .createTable('connections')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('provider_id', 'text', (c) => c.notNull())
+      .addColumn('provider_name', 'text', (c) => c.notNull())
+      .addColumn('user_key', 'text', (c) => c.notNull())
+      .addColumn('app_key', 'text', (c) => c.notNull())
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('access_token_sealed', 'text')
+      .addColumn('refresh_token_sealed', 'text')
+      .addColumn('token_type', 'text')
+      .addColumn('expires_at', time)
+      .addColumn('refresh_at', time)
+      .addColumn('account_id', 'text')
+      .addColumn('account_email', 'text')
+      .addColumn('config', 'text', (c) => c.notNull())
+      .addColumn('oauth2_redirect_url', 'text')
+      .addColumn('portal_token_hash', 'text', (c) => c.unique())
+      .addColumn('portal_token_sealed', 'text')
+      .addColumn('portal_expires_at', time)
+      .addColumn('failure_count', 'integer', (c) => c.notNull())
+      .addColumn('next_attempt_at', time)
+      .addColumn('last_error', 'text')
+      .addColumn('authorized_at', time)
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('updated_at', time, (c) => c.notNull())
+      .addUniqueConstraint('connections_identity', ['provider_name', 'user_key', 'app_key'])
+      .execute();
+    await db.schema.createIndex('connections_provider').on('connections').column('provider_id').execute();
+    await db.schema.createIndex('connections_refresh').on('connections').columns(['status', 'refresh_at']).execute();
+
+    await db.schema
+      .createTable('oauth_states')
+      .addColumn('state_hash', 'text', (c) => c.primaryKey())
+      .addColumn('provider_id', 'text', (c) => c.notNull())
+      .addColumn('connection_id', 'text')
+      .addColumn('user_id', 'text')
+      .addColumn('app_id', 'text')
+      .addColumn('return_to', 'text')
+      .addColumn('code_verifier_sealed', 'text')
+      .addColumn('binding_hash', 'text', (c) => c.notNull())
+      .addColumn('config', 'text', (c) => c.notNull())
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('expires_at', time, (c) => c.notNull())
+      .addColumn('consumed_at', time)
+      .execute();
+    await db.schema.createIndex('oauth_states_expires').on('oauth_states').column('expires_at').execute();
+
+    await db.schema
+      .createTable('webhooks')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('url', 'text', (c) => c.notNull())
+      .addColumn('events', 'text', (c) => c.notNull())
+      .addColumn('secret_sealed', 'text', (c) => c.notNull())
+      .addColumn('created_at', time, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('webhook_deliveries')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('webhook_id', 'text', (c) => c.notNull())
+      .addColumn('event_id', 'text', (c) => c.notNull())
+      .addColumn('event_type', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('next_attempt_at', time)
+      .addColumn('last_status_code', 'integer')
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('delivered_at', time)
+      .execute();
+    await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['status', 'next_attempt_at']).execute();
+    await db.schema.createIndex('webhook_deliveries_webhook').on('webhook_deliveries').columns(['webhook_id', 'created_at']).execute();
+  },
+};
+
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {
-    return { '0001_initial': initial };
+    return { '0001_initial': initial, '0002_broker': broker };
   },
 };

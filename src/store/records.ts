@@ -130,6 +130,13 @@ export interface InteractionRecord {
 
 export type Redemption<T> = { outcome: 'redeemed'; record: T } | { outcome: 'already_consumed'; record: T } | { outcome: 'not_found' };
 
+/** A held lock: `fence` grows with every acquisition of `name`, so a stale holder can be told apart. */
+export interface LockLease {
+  name: string;
+  owner: string;
+  fence: number;
+}
+
 export interface PurgeCounts {
   codes: number;
   refreshTokens: number;
@@ -140,4 +147,125 @@ export interface PurgeCounts {
   rateLimits: number;
   signingKeys: number;
   locks: number;
+  oauthStates: number;
+  webhookDeliveries: number;
+}
+
+// The connection broker
+
+export type ProviderGrantType = 'authorization_code' | 'client_credentials';
+
+/** A third-party OAuth 2.0 provider registered for the instance (appId null) or for one app. */
+export interface ProviderRecord {
+  id: string;
+  name: string;
+  appId: string | null;
+  /** The catalog entry whose quirks apply, or null for a provider known only by its URLs. */
+  catalogName: string | null;
+  grantType: ProviderGrantType;
+  clientId: string;
+  clientSecretSealed: string;
+  authorizeUrl: string | null;
+  tokenUrl: string;
+  revokeUrl: string | null;
+  userinfoUrl: string | null;
+  /** The provider's issuer: `iss` in callbacks is checked against it. */
+  issuer: string | null;
+  issParameterSupported: boolean;
+  scopes: string[];
+  scopeSeparator: string;
+  pkce: boolean;
+  authMethod: ClientAuthMethod;
+  /** null: `<issuer>/api/v1/credentials/auth/callback/<name>`. */
+  redirectUri: string | null;
+  authorizationParams: Record<string, string>;
+  tokenParams: Record<string, string>;
+  /** Values for the catalog URLs' `{placeholders}` fixed for every connection. */
+  templateValues: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type ConnectionStatus = 'pending' | 'active' | 'needs_reauth';
+/** How the connection was made: a signed-in user's browser, the partner portal, or client credentials. */
+export type ConnectionSource = 'browser' | 'portal' | 'client_credentials';
+
+export interface ConnectionRecord {
+  id: string;
+  providerId: string;
+  providerName: string;
+  userId: string | null;
+  appId: string | null;
+  source: ConnectionSource;
+  status: ConnectionStatus;
+  scopes: string[];
+  accessTokenSealed: string | null;
+  refreshTokenSealed: string | null;
+  tokenType: string | null;
+  /** When the access token expires; null when the provider gave no lifetime. */
+  expiresAt: number | null;
+  /** When the token should be refreshed (inside the margin, or 24 h on for tokens without a lifetime). */
+  refreshAt: number | null;
+  accountId: string | null;
+  accountEmail: string | null;
+  /** Non-secret values: template values of the flow and fields kept from the token response. */
+  config: Record<string, string>;
+  oauth2RedirectUrl: string | null;
+  portalTokenHash: string | null;
+  portalTokenSealed: string | null;
+  portalExpiresAt: number | null;
+  /** Failed background refreshes in a row, and when the next may be tried. */
+  failureCount: number;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+  /** When it was first authorized: a later authorization is a re-authorization. */
+  authorizedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** An authorization request sent to a provider, waiting for its callback. */
+export interface OAuthStateRecord {
+  stateHash: string;
+  providerId: string;
+  /** The portal connection it authorizes, or null for a browser flow. */
+  connectionId: string | null;
+  userId: string | null;
+  appId: string | null;
+  returnTo: string | null;
+  codeVerifierSealed: string | null;
+  /** Hash of the browser-binding cookie of the browser that started it. */
+  bindingHash: string;
+  config: Record<string, string>;
+  createdAt: number;
+  expiresAt: number;
+  consumedAt: number | null;
+}
+
+export interface WebhookRecord {
+  id: string;
+  url: string;
+  /** Empty: every event. */
+  events: string[];
+  secretSealed: string;
+  createdAt: number;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One event for one webhook: the outbox row, which is also its delivery log. */
+export interface WebhookDeliveryRecord {
+  id: string;
+  webhookId: string;
+  eventId: string;
+  eventType: string;
+  /** The exact body that is signed and sent. */
+  payload: string;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
 }

@@ -7,6 +7,7 @@ import type {
   ConsentRecord,
   GrantRecord,
   InteractionRecord,
+  LockLease,
   PurgeCounts,
   Redemption,
   RefreshTokenRecord,
@@ -14,6 +15,7 @@ import type {
   SigningKeyRecord,
   UserRecord,
 } from './records.js';
+import type { BrokerStores } from './broker-store.js';
 
 /** Fields of a client that an update may change. */
 export type ClientPatch = Partial<Pick<ClientRecord, 'name' | 'secretHash' | 'redirectUris' | 'grantTypes' | 'scopes' | 'authMethod'>>;
@@ -30,6 +32,8 @@ export interface PurgeRetention {
   signingKeysMs: number;
   /** How long a code is remembered after it expired, so that a late replay still revokes its tokens. */
   consumedCodesMs: number;
+  /** How long finished webhook deliveries stay in the delivery log. */
+  deliveryLogMs: number;
 }
 
 /** Why an access token is no longer good, as far as the store knows. */
@@ -37,49 +41,52 @@ export interface AccessTokenState {
   revoked: boolean;
 }
 
-/**
- * Everything Latchkey persists, behind one interface with a SQLite and a PostgreSQL implementation.
- * Single-use things (codes, refresh tokens) are consumed by one atomic statement, so of any number of
- * concurrent callers exactly one wins, on either database and across processes.
- */
-export interface Store {
-  readonly dialect: 'sqlite' | 'postgres';
-
-  createApi(api: ApiRecord): Promise<void>;
-  updateApi(id: string, patch: ApiPatch, now: number): Promise<ApiRecord | undefined>;
-  getApi(id: string): Promise<ApiRecord | undefined>;
-  getApiByIdentifier(identifier: string): Promise<ApiRecord | undefined>;
-  getDefaultApi(): Promise<ApiRecord | undefined>;
-  listApis(): Promise<ApiRecord[]>;
+export interface ApiStore {
+  create(api: ApiRecord): Promise<void>;
+  update(id: string, patch: ApiPatch, now: number): Promise<ApiRecord | undefined>;
+  get(id: string): Promise<ApiRecord | undefined>;
+  getByIdentifier(identifier: string): Promise<ApiRecord | undefined>;
+  getDefault(): Promise<ApiRecord | undefined>;
+  list(): Promise<ApiRecord[]>;
   /** Deletes the API and revokes every grant, code and consent for it. */
-  deleteApi(id: string, now: number): Promise<boolean>;
+  delete(id: string, now: number): Promise<boolean>;
+}
 
-  createClient(client: ClientRecord): Promise<void>;
-  getClient(id: string): Promise<ClientRecord | undefined>;
-  listClients(): Promise<ClientRecord[]>;
-  updateClient(id: string, patch: ClientPatch, now: number): Promise<ClientRecord | undefined>;
+export interface ClientStore {
+  create(client: ClientRecord): Promise<void>;
+  get(id: string): Promise<ClientRecord | undefined>;
+  list(): Promise<ClientRecord[]>;
+  update(id: string, patch: ClientPatch, now: number): Promise<ClientRecord | undefined>;
   /** Deletes the client with everything issued to it. */
-  deleteClient(id: string): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
+}
 
-  createUser(user: UserRecord): Promise<void>;
-  getUser(id: string): Promise<UserRecord | undefined>;
-  getUserByUsername(username: string): Promise<UserRecord | undefined>;
-  listUsers(): Promise<UserRecord[]>;
+export interface UserStore {
+  create(user: UserRecord): Promise<void>;
+  get(id: string): Promise<UserRecord | undefined>;
+  getByUsername(username: string): Promise<UserRecord | undefined>;
+  list(): Promise<UserRecord[]>;
   /** Deletes the user, signs them out and revokes every grant they made. */
-  deleteUser(id: string, now: number): Promise<boolean>;
+  delete(id: string, now: number): Promise<boolean>;
+}
 
-  createApiKey(key: ApiKeyRecord): Promise<void>;
-  getApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
-  listApiKeys(): Promise<ApiKeyRecord[]>;
-  deleteApiKey(id: string): Promise<boolean>;
+export interface ApiKeyStore {
+  create(key: ApiKeyRecord): Promise<void>;
+  getByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  list(): Promise<ApiKeyRecord[]>;
+  delete(id: string): Promise<boolean>;
+}
 
-  listSigningKeys(): Promise<SigningKeyRecord[]>;
+export interface SigningKeyStore {
+  list(): Promise<SigningKeyRecord[]>;
   /** Retires every signing key and makes `key` the one that signs, in one transaction. */
-  rotateSigningKey(key: SigningKeyRecord, now: number): Promise<void>;
+  rotate(key: SigningKeyRecord, now: number): Promise<void>;
   /** Adds the first key unless one exists already (two processes starting at once). */
-  insertFirstSigningKey(key: SigningKeyRecord): Promise<boolean>;
-  updateSealedSigningKey(kid: string, privateSealed: string): Promise<void>;
+  insertFirst(key: SigningKeyRecord): Promise<boolean>;
+}
 
+/** Codes, grants, refresh tokens and access tokens: everything the token endpoint issues. */
+export interface TokenStore {
   insertCode(code: AuthorizationCodeRecord): Promise<void>;
   findCode(codeHash: string): Promise<AuthorizationCodeRecord | undefined>;
   /** Consumes the code and, if this caller won, stores its grant and tokens in the same transaction. */
@@ -98,32 +105,78 @@ export interface Store {
   /** Records the revocation of one access token (it may not have been recorded when issued). */
   revokeAccessToken(token: AccessTokenRecord, now: number): Promise<void>;
   accessTokenState(jti: string): Promise<AccessTokenState>;
+}
 
-  getConsent(userId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined>;
-  saveConsent(consent: ConsentRecord): Promise<void>;
-  listConsents(userId: string): Promise<ConsentRecord[]>;
+export interface ConsentStore {
+  get(userId: string, clientId: string, resource: string): Promise<ConsentRecord | undefined>;
+  save(consent: ConsentRecord): Promise<void>;
+  list(userId: string): Promise<ConsentRecord[]>;
+}
 
-  createSession(session: SessionRecord): Promise<void>;
-  getSession(idHash: string, now: number): Promise<SessionRecord | undefined>;
-  deleteSession(idHash: string): Promise<void>;
+export interface SessionStore {
+  create(session: SessionRecord): Promise<void>;
+  get(idHash: string, now: number): Promise<SessionRecord | undefined>;
+  delete(idHash: string): Promise<void>;
+}
 
-  createInteraction(interaction: InteractionRecord): Promise<void>;
-  getInteraction(id: string, now: number): Promise<InteractionRecord | undefined>;
+export interface InteractionStore {
+  create(interaction: InteractionRecord): Promise<void>;
+  get(id: string, now: number): Promise<InteractionRecord | undefined>;
   /** Removes it and says whether this caller was the one who did (so a consent is answered once). */
-  takeInteraction(id: string, now: number): Promise<InteractionRecord | undefined>;
+  take(id: string, now: number): Promise<InteractionRecord | undefined>;
+}
 
+export interface RateLimitStore {
   /** Counts one more event for `key` in a fixed window and returns the count so far. */
-  countEvent(key: string, windowMs: number, now: number): Promise<number>;
-  peekEvents(key: string, now: number): Promise<number>;
-  clearEvents(key: string): Promise<void>;
+  count(key: string, windowMs: number, now: number): Promise<number>;
+  peek(key: string, now: number): Promise<number>;
+  clear(key: string): Promise<void>;
+}
+
+/**
+ * Lease locks that hold across processes sharing the database. Leases are timed by the database's
+ * clock, never a process's, and each acquisition gets a fencing token larger than any before it for
+ * that name: a write guarded by `isHeld` is refused once another holder has taken the lock over.
+ */
+export interface LockStore {
+  /** Takes `name` for `ttlMs` if it is free or its lease ran out; undefined when someone else holds it. */
+  acquire(name: string, owner: string, ttlMs: number): Promise<LockLease | undefined>;
+  /** Extends a lease still held; false when it was lost. */
+  renew(lease: LockLease, ttlMs: number): Promise<boolean>;
+  /**
+   * True while no one has taken the lock over from `lease`. Inside a transaction on PostgreSQL the
+   * lock row is locked until commit, so a takeover waits for the guarded write to finish.
+   */
+  isHeld(lease: LockLease): Promise<boolean>;
+  release(lease: LockLease): Promise<void>;
+}
+
+/**
+ * Everything Latchkey persists, behind one interface with a SQLite and a PostgreSQL implementation,
+ * in parts by area that share one database handle. Single-use things (codes, refresh tokens, states)
+ * are consumed by one atomic statement, so of any number of concurrent callers exactly one wins, on
+ * either database and across processes.
+ */
+export interface Store extends BrokerStores {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly apis: ApiStore;
+  readonly clients: ClientStore;
+  readonly users: UserStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly signingKeys: SigningKeyStore;
+  readonly tokens: TokenStore;
+  readonly consents: ConsentStore;
+  readonly sessions: SessionStore;
+  readonly interactions: InteractionStore;
+  readonly rateLimits: RateLimitStore;
+  readonly locks: LockStore;
 
   /**
-   * A lease lock that holds across processes sharing the database: true when `owner` now holds
-   * `name` until `now + ttlMs`. An expired lease can be taken over, so a crashed holder blocks no one
-   * for longer than its lease.
+   * Runs `work` in one transaction: every part of the `tx` it gets writes through it, and all of it
+   * commits or none does. Never make network calls inside: on SQLite the transaction holds the
+   * database's single writer.
    */
-  acquireLock(name: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
-  releaseLock(name: string, owner: string): Promise<void>;
+  transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
 
   /** Deletes what has expired, so tables do not grow without bound. */
   purgeExpired(now: number, retention: PurgeRetention): Promise<PurgeCounts>;

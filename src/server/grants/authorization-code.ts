@@ -16,10 +16,10 @@ import { resolveApi } from '../resource.js';
 export async function authorizationCodeGrant(ctx: ServerContext, client: ClientRecord, params: Params, resources: string[]): Promise<TokenResponse> {
   const now = ctx.now();
   const codeHash = hashSecret(requireParam(params, 'code'));
-  const code = await ctx.store.findCode(codeHash);
+  const code = await ctx.store.tokens.findCode(codeHash);
   if (!code || code.clientId !== client.id) throw new InvalidGrant('the code is invalid, expired or was issued to another client');
   if (code.consumedAt !== null) {
-    await ctx.store.revokeGrant(code.grantId, now);
+    await ctx.store.tokens.revokeGrant(code.grantId, now);
     throw new InvalidGrant('the code was already used; the tokens issued for it are revoked');
   }
   if (code.expiresAt <= now) throw new InvalidGrant('the code is invalid, expired or was issued to another client');
@@ -39,7 +39,7 @@ export async function authorizationCodeGrant(ctx: ServerContext, client: ClientR
     const api = await resolveApi(ctx, resources, params.get('audience'));
     if (api.identifier !== code.resource) throw new InvalidTarget('the code was issued for another resource');
   }
-  const user = await ctx.store.getUser(code.userId);
+  const user = await ctx.store.users.get(code.userId);
   if (!user) throw new InvalidGrant('the user of this code no longer exists');
 
   const withRefreshToken = client.grantTypes.includes('refresh_token');
@@ -59,9 +59,9 @@ export async function authorizationCodeGrant(ctx: ServerContext, client: ClientR
     { client, subject: code.userId, audience: code.resource, scopes: code.scopes, grantId: grant.id, withRefreshToken },
     now,
   );
-  const result = await ctx.store.redeemCode(codeHash, now, grant, issue!);
+  const result = await ctx.store.tokens.redeemCode(codeHash, now, grant, issue!);
   if (result.outcome === 'already_consumed') {
-    await ctx.store.revokeGrant(code.grantId, now);
+    await ctx.store.tokens.revokeGrant(code.grantId, now);
     throw new InvalidGrant('the code was already used; the tokens issued for it are revoked');
   }
   if (result.outcome === 'not_found') throw new InvalidGrant('the code is invalid, expired or was issued to another client');

@@ -18,12 +18,12 @@ const INVALID = 'the refresh token is invalid, expired or revoked';
 export async function refreshTokenGrant(ctx: ServerContext, client: ClientRecord, params: Params, resources: string[]): Promise<TokenResponse> {
   const now = ctx.now();
   const tokenHash = hashSecret(requireParam(params, 'refresh_token'));
-  const found = await ctx.store.findRefreshToken(tokenHash);
+  const found = await ctx.store.tokens.findRefreshToken(tokenHash);
   if (!found || found.token.clientId !== client.id) throw new InvalidGrant(INVALID);
   const { token, grant } = found;
   if (grant.revokedAt !== null || token.expiresAt <= now) throw new InvalidGrant(INVALID);
   if (token.consumedAt !== null) {
-    await ctx.store.revokeGrant(grant.id, now);
+    await ctx.store.tokens.revokeGrant(grant.id, now);
     throw new InvalidGrant('the refresh token was already used; every token of its grant is revoked');
   }
   if (resources.length > 0 || params.has('audience')) {
@@ -31,16 +31,16 @@ export async function refreshTokenGrant(ctx: ServerContext, client: ClientRecord
     if (api.identifier !== grant.resource) throw new InvalidTarget('the refresh token was issued for another resource');
   }
   const scopes = narrowScopes(parseScopeParam(params.get('scope')), grant.scopes);
-  if (grant.userId !== null && !(await ctx.store.getUser(grant.userId))) throw new InvalidGrant(INVALID);
+  if (grant.userId !== null && !(await ctx.store.users.get(grant.userId))) throw new InvalidGrant(INVALID);
 
   const { response, issue } = await prepareTokens(
     ctx,
     { client, subject: grant.userId ?? client.id, audience: grant.resource, scopes, grantId: grant.id, withRefreshToken: true },
     now,
   );
-  const result = await ctx.store.rotateRefreshToken(tokenHash, now, issue!);
+  const result = await ctx.store.tokens.rotateRefreshToken(tokenHash, now, issue!);
   if (result.outcome !== 'redeemed') {
-    await ctx.store.revokeGrant(grant.id, now);
+    await ctx.store.tokens.revokeGrant(grant.id, now);
     throw new InvalidGrant('the refresh token was already used; every token of its grant is revoked');
   }
   return response;
