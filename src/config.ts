@@ -28,6 +28,23 @@ export interface Config {
   refreshTokenTtlSeconds: number;
   codeTtlSeconds: number;
   sessionTtlSeconds: number;
+  broker: BrokerTiming;
+}
+
+/** The broker's clocks; fixed by the SPEC, and shortened only by tests. */
+export interface BrokerTiming {
+  /** How long a connection's refresh lock is leased; renewed while the refresh runs. */
+  refreshLockMs: number;
+  /** How often the background refresher looks for connections inside the margin (SPEC: 10 s). */
+  refreshIntervalMs: number;
+  /** How long a waiting credential request may take in all (SPEC: 5 s). */
+  credentialWaitMs: number;
+  /** The first retry delay of a failed refresh or webhook delivery; each retry doubles it. */
+  retryBaseMs: number;
+  /** How often the outbox of webhook deliveries is looked at. */
+  webhookIntervalMs: number;
+  /** How long a webhook delivery keeps being retried (at least 24 h). */
+  webhookRetryForMs: number;
 }
 
 /** Raw settings as they arrive from a CLI flag or an environment variable: strings. */
@@ -149,6 +166,14 @@ export function resolveConfig(flags: RawSettings, env: NodeJS.ProcessEnv, cores:
     refreshTokenTtlSeconds: 30 * 24 * 3600,
     codeTtlSeconds: 60,
     sessionTtlSeconds: 8 * 3600,
+    broker: {
+      refreshLockMs: 30_000,
+      refreshIntervalMs: 10_000,
+      credentialWaitMs: 5_000,
+      retryBaseMs: 10_000,
+      webhookIntervalMs: 1_000,
+      webhookRetryForMs: 25 * 3600_000,
+    },
   };
 }
 

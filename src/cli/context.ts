@@ -7,10 +7,12 @@ export interface StoreOptions {
   dataDir?: string;
   databaseUrl?: string;
   json?: boolean;
+  /** The server's public URL, for commands that print links to it. */
+  issuer?: string;
 }
 
 export function cliConfig(opts: StoreOptions): Config {
-  return resolveConfig({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl }, process.env, 1);
+  return resolveConfig({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl, issuer: opts.issuer }, process.env, 1);
 }
 
 /**

@@ -2,10 +2,13 @@
 import { Command, CommanderError } from 'commander';
 import { registerApiCommands } from './apis.js';
 import { registerClientCommands } from './clients.js';
+import { registerConnectionCommands } from './connections.js';
 import { registerKeyCommands } from './keys.js';
+import { registerProviderCommands } from './providers.js';
 import { registerSecretCommands } from './secrets.js';
 import { registerServeCommands } from './serve.js';
 import { registerUserCommands } from './users.js';
+import { registerWebhookCommands } from './webhooks.js';
 
 /** Errors that carry a stable code for scripts; anything else is reported as internal_error. */
 function describe(err: unknown): { error: string; message: string } {
@@ -27,6 +30,9 @@ registerClientCommands(program);
 registerUserCommands(program);
 registerKeyCommands(program);
 registerSecretCommands(program);
+registerProviderCommands(program);
+registerConnectionCommands(program);
+registerWebhookCommands(program);
 
 try {
   await program.parseAsync(process.argv);

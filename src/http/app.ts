@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { newId } from '../crypto/secrets.js';
 import type { ServerContext } from '../server/context.js';
 import { registerAdminRoutes } from './admin-routes.js';
+import { registerBrokerRoutes } from './broker-routes.js';
 import { installCors } from './cors.js';
 import { installErrorHandler } from './errors.js';
 import { installFormParser, pathOf } from './form.js';
@@ -50,5 +51,6 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   registerOAuthRoutes(app, ctx);
   registerPageRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerBrokerRoutes(app, ctx);
   return app;
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidClient, InvalidRequest, OAuthError } from '../core/errors.js';
 import { AdminError } from '../admin/context.js';
+import { BrokerError } from '../broker/errors.js';
 import { messagePage } from '../server/pages/templates.js';
 import type { ServerContext } from '../server/context.js';
 import { sendPage } from './pages.js';
@@ -43,7 +44,11 @@ function clientFault(err: Error): OAuthError | undefined {
  * logged by request id, its message never reaching the client.
  */
 export function installErrorHandler(app: import('fastify').FastifyInstance, ctx: ServerContext): void {
-  app.setErrorHandler((err: FastifyError | OAuthError | AdminError | Error, request, reply) => {
+  app.setErrorHandler((err: FastifyError | OAuthError | AdminError | BrokerError | Error, request, reply) => {
+    if (err instanceof BrokerError) {
+      if (isPage(request)) return sendPage(reply, err.status, messagePage('Request failed', err.message));
+      return reply.status(err.status).header('Cache-Control', 'no-store').send(err.toJSON());
+    }
     if (err instanceof AdminError) {
       return reply.status(err.status).header('Cache-Control', 'no-store').send({ error: err.code, error_description: err.message });
     }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { Refresher } from '../broker/refresh.js';
 import { SigningKeys } from '../crypto/signing-keys.js';
 import { openStore } from '../store/open.js';
 import { signingKeyPublishMs, type ServerContext } from '../server/context.js';
@@ -20,7 +21,10 @@ export async function openContext(config: Config, logger: Logger, options: OpenO
     const keys = new SigningKeys(store, masterKeys, signingKeyPublishMs(config));
     if (options.ensureSigningKey) await keys.ensure(config.signingAlg, now());
     else await keys.reload(now());
-    return { config, store, keys, masterKeys, logger, now };
+    // The refresher needs the context it belongs to.
+    const ctx = { config, store, keys, masterKeys, logger, now } as unknown as ServerContext;
+    ctx.refresher = new Refresher(ctx);
+    return ctx;
   } catch (err) {
     await store.close();
     throw err;

@@ -5,30 +5,43 @@ import type { Config } from '../config.js';
 import { buildApp } from '../http/app.js';
 import { signingKeyPublishMs, type ServerContext } from '../server/context.js';
 import { openContext } from './open.js';
+import { JobRunner } from './jobs.js';
+import { refreshDueConnections } from '../broker/background.js';
+import { deliverDueWebhooks } from '../broker/webhooks.js';
 
 /** How often the signing keys are re-read: a rotation by the CLI is served within this (SPEC: 5 s). */
 const KEY_RELOAD_MS = 2_000;
 const PURGE_INTERVAL_MS = 60_000;
 const CONSUMED_CODE_MEMORY_MS = 24 * 3600 * 1000;
+const DELIVERY_LOG_MS = 30 * 24 * 3600 * 1000;
 
 export interface RunningServer {
   app: FastifyInstance;
   ctx: ServerContext;
+  jobs: JobRunner;
   url: string;
   close(): Promise<void>;
 }
 
-/** Deletes expired rows now and every minute after, so tables do not grow without bound. */
-function startPurging(ctx: ServerContext): NodeJS.Timeout {
-  const purge = () =>
-    ctx.store
-      .purgeExpired(ctx.now(), { signingKeysMs: signingKeyPublishMs(ctx.config), consumedCodesMs: CONSUMED_CODE_MEMORY_MS })
-      .then((counts) => ctx.logger.debug({ counts }, 'purged expired rows'))
-      .catch((err: unknown) => ctx.logger.error({ err: { message: (err as Error).message } }, 'purge failed'));
-  void purge();
-  const timer = setInterval(purge, PURGE_INTERVAL_MS);
-  timer.unref();
-  return timer;
+/** The background work of a server: key reloads in every process, the rest once across all of them. */
+export function backgroundJobs(ctx: ServerContext): JobRunner {
+  return new JobRunner(ctx.store, ctx.logger)
+    .add({ name: 'signing-keys', scope: 'process', everyMs: KEY_RELOAD_MS, run: () => ctx.keys.reload(Date.now()) })
+    .add({
+      name: 'purge',
+      scope: 'cluster',
+      everyMs: PURGE_INTERVAL_MS,
+      run: async () => {
+        const counts = await ctx.store.purgeExpired(ctx.now(), {
+          signingKeysMs: signingKeyPublishMs(ctx.config),
+          consumedCodesMs: CONSUMED_CODE_MEMORY_MS,
+          deliveryLogMs: DELIVERY_LOG_MS,
+        });
+        ctx.logger.debug({ counts }, 'purged expired rows');
+      },
+    })
+    .add({ name: 'refresh', scope: 'cluster', everyMs: ctx.config.broker.refreshIntervalMs, run: async () => void (await refreshDueConnections(ctx)) })
+    .add({ name: 'webhooks', scope: 'cluster', everyMs: ctx.config.broker.webhookIntervalMs, run: async () => void (await deliverDueWebhooks(ctx)) });
 }
 
 /** Listens on the configured address, completing the default issuer with the port actually bound. */
@@ -38,16 +51,16 @@ export async function listen(ctx: ServerContext, issuerGiven: boolean): Promise<
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : ctx.config.port;
   if (!issuerGiven) ctx.config.issuer = `http://localhost:${port}`;
-  ctx.keys.startReloading(KEY_RELOAD_MS, (err) => ctx.logger.error({ err: { message: (err as Error).message } }, 'signing key reload failed'));
-  const purgeTimer = startPurging(ctx);
+  const jobs = backgroundJobs(ctx);
+  await jobs.start();
   return {
     app,
     ctx,
+    jobs,
     url: ctx.config.issuer,
     close: async () => {
-      clearInterval(purgeTimer);
-      ctx.keys.stop();
       await app.close();
+      await jobs.stop();
       await ctx.store.close();
     },
   };

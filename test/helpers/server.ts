@@ -4,7 +4,7 @@ import { createClient } from '../../src/admin/clients.js';
 import { createUser } from '../../src/admin/users.js';
 import { createApiKey } from '../../src/admin/api-keys.js';
 import { MasterKeyRing } from '../../src/crypto/seal.js';
-import { resolveConfig, type SigningAlg, type LogLevel } from '../../src/config.js';
+import { resolveConfig, type Config, type SigningAlg, type LogLevel } from '../../src/config.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { openContext } from '../../src/runtime/open.js';
 import { listen, type RunningServer } from '../../src/runtime/serve.js';
@@ -28,6 +28,13 @@ export interface TestServerOptions {
   trustProxy?: string;
   /** Reuse a master key, to restart a server on the same database. */
   masterKey?: string;
+  /** Adjusts settings the CLI does not expose (token lifetimes, the broker's clocks). */
+  configure?: (config: Config) => void;
+  /**
+   * The host of the default issuer. Browsers share cookies across ports of one host, so two servers
+   * a test drives in one browser need different hosts (localhost and 127.0.0.1).
+   */
+  issuerHost?: 'localhost' | '127.0.0.1';
 }
 
 /** A real Latchkey server on 127.0.0.1 and a free port, on a fresh database of the given kind. */
@@ -40,6 +47,7 @@ export async function startTestServer(kind: 'sqlite' | 'postgres', options: Test
     { LATCHKEY_MASTER_KEY: masterKey },
     1,
   );
+  options.configure?.(config);
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -50,6 +58,10 @@ export async function startTestServer(kind: 'sqlite' | 'postgres', options: Test
   const logger = createLogger(config.logLevel, sink);
   const ctx = await openContext(config, logger, { ensureSigningKey: true, ...(options.now && { now: options.now }) });
   const server = await listen(ctx, false);
+  if (options.issuerHost === '127.0.0.1') {
+    ctx.config.issuer = ctx.config.issuer.replace('//localhost:', '//127.0.0.1:');
+    server.url = ctx.config.issuer;
+  }
   return {
     ...server,
     db,

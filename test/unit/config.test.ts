@@ -27,6 +27,14 @@ describe('resolveConfig defaults', () => {
       refreshTokenTtlSeconds: 30 * 24 * 3600,
       codeTtlSeconds: 60,
       sessionTtlSeconds: 8 * 3600,
+      broker: {
+        refreshLockMs: 30_000,
+        refreshIntervalMs: 10_000,
+        credentialWaitMs: 5_000,
+        retryBaseMs: 10_000,
+        webhookIntervalMs: 1_000,
+        webhookRetryForMs: 25 * 3600_000,
+      },
     });
   });
 
