@@ -37,6 +37,9 @@ export const connectionView = (c: ConnectionRecord): ConnectionView => ({
 
 export const portalConnectionView = (c: ConnectionRecord) => ({ ...connectionView(c), oauth2RedirectUrl: c.oauth2RedirectUrl });
 
+/** A provider URL with the placeholders its registration fixed filled in; those left to each connection stay. */
+const shownUrl = (url: string | null, values: Record<string, string>) => url && url.replace(/\{([a-z_][a-z0-9_]*)\}/gi, (whole, name: string) => values[name] ?? whole);
+
 export const providerView = (p: ProviderRecord, defaultRedirectUri: string) => ({
   provider_id: p.id,
   provider_name: p.name,
@@ -44,9 +47,9 @@ export const providerView = (p: ProviderRecord, defaultRedirectUri: string) => (
   catalog: p.catalogName,
   grant_type: p.grantType,
   client_id: p.clientId,
-  authorize_url: p.authorizeUrl,
-  token_url: p.tokenUrl,
-  revoke_url: p.revokeUrl,
+  authorize_url: shownUrl(p.authorizeUrl, p.templateValues),
+  token_url: shownUrl(p.tokenUrl, p.templateValues)!,
+  revoke_url: shownUrl(p.revokeUrl, p.templateValues),
   scopes: p.scopes,
   scope_separator: p.scopeSeparator,
   pkce: p.pkce,

@@ -15,21 +15,24 @@ interface ConnectionOptions extends StoreOptions {
 const POLL_MS = 500;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Waits until the connection is authorized after `since`, showing on stderr that it waits. */
-async function waitForAuthorization(ctx: ServerContext, id: string, since: number, timeoutMs: number, quiet: boolean) {
+/** Waits until the connection is authorized after `since`, showing on stderr that it waits (stdout stays the result's). */
+async function waitForAuthorization(ctx: ServerContext, id: string, since: number, timeoutMs: number) {
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   const deadline = Date.now() + timeoutMs;
+  // An animated line for a person at a terminal; one plain line for a pipe or a log.
+  const animate = process.stderr.isTTY;
+  if (!animate) process.stderr.write(`waiting for the provider to send you back (up to ${Math.round(timeoutMs / 1000)} s)…\n`);
   for (let i = 0; Date.now() < deadline; i++) {
     const connection = await ctx.store.connections.get(id);
     if (!connection) throw new BrokerError('not_found', 'the connection was deleted while waiting');
     if (connection.status === 'active' && connection.authorizedAt !== null && connection.updatedAt >= since) {
-      if (!quiet) process.stderr.write('\r\x1b[K');
+      if (animate) process.stderr.write('\r\x1b[K');
       return connection;
     }
-    if (!quiet) process.stderr.write(`\r${frames[i % frames.length]} waiting for the provider to send you back… (${Math.ceil((deadline - Date.now()) / 1000)} s left, Ctrl-C to stop)`);
+    if (animate) process.stderr.write(`\r${frames[i % frames.length]} waiting for the provider to send you back… (${Math.ceil((deadline - Date.now()) / 1000)} s left, Ctrl-C to stop)`);
     await sleep(POLL_MS);
   }
-  if (!quiet) process.stderr.write('\n');
+  if (animate) process.stderr.write('\n');
   throw new BrokerError('pending', 'no authorization arrived in time; run the command again for a new link');
 }
 
@@ -53,7 +56,7 @@ export function registerConnectionCommands(program: Command): void {
         const url = await issuePortalLink(ctx, connection);
         if (opts.json) process.stderr.write(`Open this link in a browser:\n${url}\n`);
         else process.stdout.write(`Open this link in a browser:\n\n  ${url}\n\n`);
-        return connectionView(await waitForAuthorization(ctx, connection.id, since, timeoutMs, opts.json ?? false));
+        return connectionView(await waitForAuthorization(ctx, connection.id, since, timeoutMs));
       });
       emit(opts, result, (c) => process.stdout.write(`connected: ${c.provider_name} (${c.id}), scopes ${c.scopes.join(' ') || '-'}\n`));
     });

@@ -6,7 +6,7 @@ import { registerAdminRoutes } from './admin-routes.js';
 import { registerBrokerRoutes } from './broker-routes.js';
 import { installCors } from './cors.js';
 import { installErrorHandler } from './errors.js';
-import { installFormParser, pathOf } from './form.js';
+import { installFormParser, loggedPath } from './form.js';
 import { registerOAuthRoutes } from './oauth-routes.js';
 import { registerPageRoutes } from './page-routes.js';
 
@@ -42,7 +42,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   });
   app.addHook('onResponse', async (request, reply) => {
     ctx.logger.info(
-      { reqId: request.id, method: request.method, path: pathOf(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      { reqId: request.id, method: request.method, path: loggedPath(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
       'request',
     );
   });

@@ -41,3 +41,6 @@ export const pathOf = (url: string): string => {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 };
+
+/** The path as logged: a portal link's token is a bearer secret in the path itself, so it is masked. */
+export const loggedPath = (url: string): string => pathOf(url).replace(/^\/connect\/[^/]+/, '/connect/…');

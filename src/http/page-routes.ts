@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSafeReturnTo } from '../core/return-to.js';
 import { randomToken } from '../crypto/secrets.js';
+import { listConnections, revokeConnection } from '../broker/connections.js';
 import { authorizedApps } from '../server/account.js';
 import { answerConsent, consentPrompt } from '../server/consent.js';
 import type { ServerContext } from '../server/context.js';
@@ -111,7 +112,13 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): vo
     const current = await session(request);
     if (!current) return reply.redirect(loginRedirect('/'), 302);
     const apps = await authorizedApps(ctx, current.user.id);
-    return sendPage(reply, 200, accountPage({ username: current.user.username, apps, csrf: csrfToken(ctx, current.idHash) }));
+    const connections = (await listConnections(ctx, { userId: current.user.id, sources: ['browser'] })).map((c) => ({
+      providerName: c.providerName,
+      appId: c.appId,
+      status: c.status,
+      account: c.accountEmail ?? c.accountId,
+    }));
+    return sendPage(reply, 200, accountPage({ username: current.user.username, apps, connections, csrf: csrfToken(ctx, current.idHash) }));
   });
 
   app.post('/account/apps/revoke', PAGE, async (request, reply) => {
@@ -121,6 +128,17 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): vo
     const clientId = form.get('client_id');
     if (clientId === undefined) return badForm(reply);
     await ctx.store.tokens.revokeUserClient(current.user.id, clientId, ctx.now());
+    return reply.redirect('/', 303);
+  });
+
+  app.post('/account/connections/revoke', PAGE, async (request, reply) => {
+    const current = await session(request);
+    const { single: form } = formParams(request);
+    if (!current || !csrfMatches(ctx, current.idHash, form.get('csrf_token'))) return expiredForm(reply);
+    const providerName = form.get('provider_name');
+    if (providerName === undefined) return badForm(reply);
+    const connection = await ctx.store.connections.find(providerName, current.user.id, form.get('app_id') ?? null);
+    if (connection?.source === 'browser') await revokeConnection(ctx, connection);
     return reply.redirect('/', 303);
   });
 }

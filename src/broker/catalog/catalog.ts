@@ -19,13 +19,13 @@ export function catalog(): ReadonlyMap<string, CatalogEntry> {
     try {
       text = readFileSync(CATALOG_URL, 'utf8');
     } catch (err) {
-      throw new Error(`Provider catalog: cannot read ${CATALOG_URL.pathname}: ${(err as Error).message}`);
+      throw new Error(`Provider catalog: cannot read ${CATALOG_URL.pathname}: ${(err as Error).message}`, { cause: err });
     }
     let data: unknown;
     try {
       data = JSON.parse(text);
     } catch (err) {
-      throw new Error(`Provider catalog: ${CATALOG_URL.pathname} is not valid JSON: ${(err as Error).message}`);
+      throw new Error(`Provider catalog: ${CATALOG_URL.pathname} is not valid JSON: ${(err as Error).message}`, { cause: err });
     }
     cached = parseCatalog(data);
   }

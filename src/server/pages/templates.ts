@@ -40,7 +40,15 @@ export interface AuthorizedApp {
   grants: { apiName: string; scopes: ScopeDefinition[] }[];
 }
 
-export function accountPage(input: { username: string; apps: AuthorizedApp[]; csrf: string }): string {
+/** A third-party account the user connected through the broker. */
+export interface ConnectedAccount {
+  providerName: string;
+  appId: string | null;
+  status: string;
+  account: string | null;
+}
+
+export function accountPage(input: { username: string; apps: AuthorizedApp[]; connections: ConnectedAccount[]; csrf: string }): string {
   return page(
     'Your account',
     html`<h1>Your account</h1>
@@ -53,6 +61,16 @@ ${
         (app) => html`<tr><td>${app.clientName}</td><td>${app.grants.map(
           (g) => html`<div>${g.apiName}: ${g.scopes.map((s) => s.description).join(', ')}</div>`,
         )}</td><td><form method="post" action="/account/apps/revoke"><input type="hidden" name="csrf_token" value="${input.csrf}"><input type="hidden" name="client_id" value="${app.clientId}"><button type="submit">Revoke</button></form></td></tr>`,
+      )}</tbody></table>`
+}
+<h2>Connected accounts</h2>
+${
+  input.connections.length === 0
+    ? html`<p class="muted">You have not connected any account.</p>`
+    : html`<table><thead><tr><th>Provider</th><th>Account</th><th>Status</th><th></th></tr></thead><tbody>${input.connections.map(
+        (c) => html`<tr><td>${c.providerName}${c.appId ? ` (${c.appId})` : ''}</td><td>${c.account ?? '-'}</td><td>${c.status}</td><td><form method="post" action="/account/connections/revoke"><input type="hidden" name="csrf_token" value="${input.csrf}"><input type="hidden" name="provider_name" value="${c.providerName}">${
+          c.appId ? html`<input type="hidden" name="app_id" value="${c.appId}">` : ''
+        }<button type="submit">Disconnect</button></form></td></tr>`,
       )}</tbody></table>`
 }
 <form method="post" action="/logout"><input type="hidden" name="csrf_token" value="${input.csrf}"><button type="submit">Sign out</button></form>`,
