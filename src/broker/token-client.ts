@@ -93,25 +93,30 @@ export async function requestTokens(
   }
   const parsed = parseBody(await response.text(), response.headers.get('content-type') ?? '');
   const shape = settings.shape;
-  const error = asString(valueAt(parsed, shape.errorPath));
-  const flag = shape.successFlagPath ? valueAt(parsed, shape.successFlagPath) : true;
+  // A quirky path that is absent falls back to the standard field: Slack nests the user's tokens at
+  // connect time but answers a rotation refresh at the top level.
+  const read = (path: string, standard: string) => asString(valueAt(parsed, path)) ?? asString(valueAt(parsed, standard));
   if (response.status >= 500 || response.status === 429) throw new ProviderUnreachable(`${describeUrl(url)} answered ${response.status}`);
-  if (!response.ok || flag === false || (error !== undefined && response.status >= 400)) {
+  const error = read(shape.errorPath, 'error');
+  const accessToken = read(shape.accessTokenPath, 'access_token');
+  const flag = shape.successFlagPath ? valueAt(parsed, shape.successFlagPath) : true;
+  // GitHub and Slack report errors with a 200: an error without a token is a refusal whatever the status.
+  if (!response.ok || flag === false || (error !== undefined && accessToken === undefined)) {
     throw new ProviderRejected(error && /^[\x20-\x7e]{1,64}$/.test(error) ? error : 'invalid_response', response.status);
   }
-  const accessToken = asString(valueAt(parsed, shape.accessTokenPath));
   if (!accessToken) throw new ProviderUnreachable(`${describeUrl(url)} answered without an access token`);
   const fields: Record<string, string> = {};
   for (const field of settings.connectionFields) {
-    const value = asString(valueAt(parsed, field));
-    if (value !== undefined) fields[field] = value;
+    const value = valueAt(parsed, field);
+    if (typeof value === 'boolean') fields[field] = String(value);
+    else if (asString(value) !== undefined) fields[field] = asString(value)!;
   }
   return {
     accessToken,
-    refreshToken: asString(valueAt(parsed, shape.refreshTokenPath)) ?? null,
-    tokenType: asString(valueAt(parsed, shape.tokenTypePath)) ?? 'Bearer',
-    expiresIn: parseExpiresIn(valueAt(parsed, shape.expiresInPath)),
-    scopes: parseScopes(valueAt(parsed, shape.scopePath), p.scopeSeparator),
+    refreshToken: read(shape.refreshTokenPath, 'refresh_token') ?? null,
+    tokenType: read(shape.tokenTypePath, 'token_type') ?? 'Bearer',
+    expiresIn: parseExpiresIn(valueAt(parsed, shape.expiresInPath) ?? valueAt(parsed, 'expires_in')),
+    scopes: parseScopes(valueAt(parsed, shape.scopePath) ?? valueAt(parsed, 'scope'), p.scopeSeparator),
     idToken: asString(valueAt(parsed, 'id_token')) ?? null,
     fields,
   };
