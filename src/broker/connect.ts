@@ -42,7 +42,9 @@ export async function startAuthorization(ctx: ServerContext, flow: FlowStart): P
   const settings = providerSettings(flow.provider);
   const missing = settings.connectionVariables.filter((v) => !(v in flow.config));
   if (missing.length > 0) throw new BrokerError('invalid_request', `${flow.provider.name} needs ${missing.join(', ')}`);
-  const authorizeUrl = new URL(providerUrl(settings, flow.provider.authorizeUrl!, flow.config));
+  // Only the URLs' own placeholders are kept: other query parameters must not become connection_config.
+  const config = Object.fromEntries(Object.entries(flow.config).filter(([name]) => settings.connectionVariables.includes(name)));
+  const authorizeUrl = new URL(providerUrl(settings, flow.provider.authorizeUrl!, config));
   const state = oauth.generateRandomState();
   const stateHash = hashSecret(state);
   const verifier = flow.provider.pkce ? oauth.generateRandomCodeVerifier() : null;
@@ -56,7 +58,7 @@ export async function startAuthorization(ctx: ServerContext, flow: FlowStart): P
     returnTo: flow.returnTo,
     codeVerifierSealed: verifier && ctx.masterKeys.seal(verifier, sealContext('oauth_states.code_verifier_sealed', stateHash)),
     bindingHash: hashSecret(flow.binding),
-    config: flow.config,
+    config,
     createdAt: now,
     expiresAt: now + STATE_TTL_MS,
     consumedAt: null,

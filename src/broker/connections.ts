@@ -148,8 +148,15 @@ export async function createPortalConnection(
 ): Promise<ConnectionRecord> {
   const provider = await providerFor(ctx, input.providerName, input.appId);
   if (provider.grantType === 'client_credentials') throw new BrokerError('invalid_request', 'a client-credentials provider needs no authorization: fetch its credentials directly');
-  const missing = providerSettings(provider).connectionVariables.filter((v) => !(v in input.config));
+  const settings = providerSettings(provider);
+  const missing = settings.connectionVariables.filter((v) => !(v in input.config));
   if (missing.length > 0) throw new BrokerError('invalid_request', `connection_config needs ${missing.join(', ')} for ${provider.name}`);
+  // A value that would move a provider URL to another host (`evil.com/x`) is refused now, not when the link is opened.
+  try {
+    for (const url of [provider.authorizeUrl, provider.tokenUrl, provider.revokeUrl, provider.userinfoUrl]) if (url !== null) providerUrl(settings, url, input.config);
+  } catch (err) {
+    throw new BrokerError('invalid_request', `connection_config: ${(err as Error).message}`);
+  }
   const connection = blankConnection({ ...input, providerId: provider.id, source: 'portal', status: 'pending', now: ctx.now() });
   try {
     await ctx.store.connections.create(connection);

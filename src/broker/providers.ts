@@ -83,6 +83,12 @@ export async function registerProvider(ctx: ServerContext, body: RegisterBody): 
   const urlsGiven = data.token_url !== undefined || entry !== undefined;
   if (data.issuer && !urlsGiven) discovered = await discoverProvider(data.issuer);
 
+  // A catalog's fixed issuer is that of its own authorize URL: a registration that sends the browser
+  // elsewhere (a sandbox, a My Domain login page) or names an issuer speaks for another server.
+  const catalogIssuer =
+    entry?.issuer !== undefined && (entry.issuer.includes('{') || (data.authorize_url === undefined && data.issuer === undefined))
+      ? fillFromRegistration('issuer', entry.issuer, templateValues)
+      : undefined;
   const grantType = data.grant_type ?? entry?.grant_type ?? 'authorization_code';
   const record: ProviderRecord = {
     id: newId('prv_'),
@@ -96,7 +102,7 @@ export async function registerProvider(ctx: ServerContext, body: RegisterBody): 
     tokenUrl: data.token_url ?? entry?.token_url ?? discovered?.tokenUrl ?? '',
     revokeUrl: data.revoke_url ?? entry?.revoke_url ?? discovered?.revokeUrl ?? null,
     userinfoUrl: data.userinfo_url ?? entry?.userinfo_url ?? discovered?.userinfoUrl ?? null,
-    issuer: entry?.issuer !== undefined ? fillFromRegistration('issuer', entry.issuer, templateValues) : (discovered?.issuer ?? data.issuer ?? null),
+    issuer: catalogIssuer ?? discovered?.issuer ?? data.issuer ?? null,
     issParameterSupported: entry?.iss_parameter_supported ?? discovered?.issParameterSupported ?? false,
     scopes: data.scopes ?? entry?.default_scopes ?? [],
     scopeSeparator: data.scope_separator ?? entry?.scope_separator ?? ' ',

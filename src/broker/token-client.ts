@@ -129,18 +129,28 @@ export interface AccountIdentity {
 
 /**
  * Who the connected account is, where the provider says: an ID token's claims (taken from the token
- * endpoint over TLS, as OpenID Connect Core §3.1.3.7 allows without checking its signature), else
- * the userinfo endpoint. Failing to learn it never fails the connection.
+ * endpoint over TLS, as OpenID Connect Core §3.1.3.7 allows without checking its signature), then
+ * the userinfo endpoint for what the ID token leaves out (in a code flow, Core §5.4 puts scope claims
+ * such as email only there); userinfo for another subject is ignored (Core §5.3.2). Failing to learn
+ * it never fails the connection.
  */
 export async function accountIdentity(settings: ProviderSettings, tokens: TokenSet, connectionConfig: Record<string, string>): Promise<AccountIdentity> {
+  let fromIdToken: AccountIdentity | undefined;
   if (tokens.idToken) {
     try {
       const claims = decodeJwt(tokens.idToken);
-      return { id: asString(claims.sub) ?? null, email: asString(claims.email) ?? null };
+      fromIdToken = { id: asString(claims.sub) ?? null, email: asString(claims.email) ?? null };
     } catch {
       // Not a JWT: fall through to userinfo.
     }
   }
+  if (fromIdToken?.email) return fromIdToken;
+  const fromUserinfo = await userinfoIdentity(settings, tokens, connectionConfig);
+  if (!fromIdToken) return fromUserinfo;
+  return fromUserinfo.id === fromIdToken.id ? { id: fromIdToken.id, email: fromUserinfo.email } : fromIdToken;
+}
+
+async function userinfoIdentity(settings: ProviderSettings, tokens: TokenSet, connectionConfig: Record<string, string>): Promise<AccountIdentity> {
   const userinfo = settings.record.userinfoUrl;
   if (!userinfo || !settings.identity) return { id: null, email: null };
   try {

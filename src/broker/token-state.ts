@@ -23,12 +23,16 @@ export function refreshTime(settings: ProviderSettings, tokens: Pick<TokenSet, '
 
 /**
  * The connection's columns for a new token set, sealed. Without a new refresh token the old one is
- * kept (providers that do not rotate send none).
+ * kept (providers that do not rotate send none), sealed again under the current master key: the
+ * value read before the provider was called may be under a key that `secrets rotate` has retired
+ * meanwhile, and writing it back would undo the rotation.
  */
 export function tokenColumns(ctx: ServerContext, settings: ProviderSettings, connection: Pick<ConnectionRecord, 'id' | 'refreshTokenSealed' | 'scopes' | 'config'>, tokens: TokenSet, now: number): ConnectionPatch {
   const seal = (value: string, column: 'connections.access_token_sealed' | 'connections.refresh_token_sealed') =>
     ctx.masterKeys.seal(value, sealContext(column, connection.id));
-  const refreshTokenSealed = tokens.refreshToken ? seal(tokens.refreshToken, 'connections.refresh_token_sealed') : connection.refreshTokenSealed;
+  const keptRefreshToken = connection.refreshTokenSealed && ctx.masterKeys.open(connection.refreshTokenSealed, sealContext('connections.refresh_token_sealed', connection.id));
+  const newestRefreshToken = tokens.refreshToken ?? keptRefreshToken;
+  const refreshTokenSealed = newestRefreshToken ? seal(newestRefreshToken, 'connections.refresh_token_sealed') : null;
   return {
     status: 'active',
     accessTokenSealed: seal(tokens.accessToken, 'connections.access_token_sealed'),

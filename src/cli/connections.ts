@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { createPortalConnection, credentialsFor, findConnection, issuePortalLink, listConnections, revokeConnection } from '../broker/connections.js';
+import { createPortalConnection, credentialsFor, findConnection, getConnection, issuePortalLink, listConnections, revokeConnection } from '../broker/connections.js';
 import { BrokerError } from '../broker/errors.js';
 import { connectionView } from '../broker/views.js';
 import type { ServerContext } from '../server/context.js';
+import type { ConnectionRecord } from '../store/records.js';
 import { withContext, type StoreOptions } from './context.js';
 import { storeOptions } from './options.js';
 import { emit, printRecord, printTable } from './output.js';
@@ -15,17 +16,22 @@ interface ConnectionOptions extends StoreOptions {
 const POLL_MS = 500;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Waits until the connection is authorized after `since`, showing on stderr that it waits (stdout stays the result's). */
-async function waitForAuthorization(ctx: ServerContext, id: string, since: number, timeoutMs: number) {
+/**
+ * Waits until the link just issued has been used to authorize the connection, showing on stderr that
+ * it waits (stdout stays the result's). An authorization ends the link (its expiry becomes the moment
+ * of use), which tells a new consent from an earlier one on a connection that was active already.
+ */
+async function waitForAuthorization(ctx: ServerContext, issued: ConnectionRecord, timeoutMs: number) {
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   const deadline = Date.now() + timeoutMs;
   // An animated line for a person at a terminal; one plain line for a pipe or a log.
   const animate = process.stderr.isTTY;
   if (!animate) process.stderr.write(`waiting for the provider to send you back (up to ${Math.round(timeoutMs / 1000)} s)…\n`);
   for (let i = 0; Date.now() < deadline; i++) {
-    const connection = await ctx.store.connections.get(id);
+    const connection = await ctx.store.connections.get(issued.id);
     if (!connection) throw new BrokerError('not_found', 'the connection was deleted while waiting');
-    if (connection.status === 'active' && connection.authorizedAt !== null && connection.updatedAt >= since) {
+    const linkUsed = connection.portalTokenHash === issued.portalTokenHash && connection.portalExpiresAt !== issued.portalExpiresAt;
+    if (connection.status === 'active' && linkUsed) {
       if (animate) process.stderr.write('\r\x1b[K');
       return connection;
     }
@@ -52,11 +58,11 @@ export function registerConnectionCommands(program: Command): void {
         const appId = opts.appId ?? null;
         const connection =
           (await ctx.store.connections.find(name, userId, appId)) ?? (await createPortalConnection(ctx, { providerName: name, userId, appId, config: {} }));
-        const since = ctx.now();
         const url = await issuePortalLink(ctx, connection);
+        const issued = await getConnection(ctx, connection.id);
         if (opts.json) process.stderr.write(`Open this link in a browser:\n${url}\n`);
         else process.stdout.write(`Open this link in a browser:\n\n  ${url}\n\n`);
-        return connectionView(await waitForAuthorization(ctx, connection.id, since, timeoutMs));
+        return connectionView(await waitForAuthorization(ctx, issued, timeoutMs));
       });
       emit(opts, result, (c) => process.stdout.write(`connected: ${c.provider_name} (${c.id}), scopes ${c.scopes.join(' ') || '-'}\n`));
     });

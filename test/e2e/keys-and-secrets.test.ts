@@ -97,7 +97,7 @@ describe.each(DATABASE_KINDS)('secrets at rest (%s)', (kind) => {
     server = await startTestServer(kind, { logLevel: 'warn' });
     const fixture = await seed(server);
     const token = await machineToken(server, fixture.machine.client_id, fixture.machine.client_secret);
-    const [signing] = await server.ctx.store.listSigningKeys();
+    const [signing] = await server.ctx.store.signingKeys.list();
     const privateJwk = JSON.parse(server.ctx.masterKeys.open(signing!.privateSealed, `signing_key:${signing!.kid}`)) as JWK;
     expect(privateJwk.d).toBeTruthy();
 

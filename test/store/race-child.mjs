@@ -1,7 +1,8 @@
 // A separate process racing for the store: forked by store.test.ts with the database URL as its
-// argument. It opens the store, says { ready: true }, and on the parent's { calls } runs them all at
-// once and answers { results } (or { error }). TypeScript sources are loaded through the hooks below
-// (TypeScript's transpileModule), so no build and no extra tool is needed.
+// argument. It opens the store, says { ready: true }, and on the parent's { calls } (each one
+// { area, method, args }: `store[area][method](...args)`) runs them all at once and answers
+// { results } (or { error }). TypeScript sources are loaded through the hooks below (TypeScript's
+// transpileModule), so no build and no extra tool is needed.
 import { readFile } from 'node:fs/promises';
 import { register } from 'node:module';
 import process from 'node:process';
@@ -35,7 +36,7 @@ if (isMainThread) {
   const store = await openStore(process.argv[2]);
   process.on('message', async ({ calls }) => {
     try {
-      const results = await Promise.all(calls.map(({ method, args }) => store[method](...args)));
+      const results = await Promise.all(calls.map(({ area, method, args }) => store[area][method](...args)));
       process.send({ results });
     } catch (error) {
       process.send({ error: error instanceof Error ? error.stack : String(error) });

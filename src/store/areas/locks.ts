@@ -53,7 +53,14 @@ export class KyselyLockStore implements LockStore {
   }
 
   async release(lease: LockLease): Promise<void> {
-    // The row stays (expired) so the next holder's fence is larger still.
-    await this.db.updateTable('locks').set({ expires_at: 0 }).where('name', '=', lease.name).where('owner', '=', lease.owner).where('fence', '=', lease.fence).execute();
+    // The row stays, lapsed as of now, so the next holder's fence is larger still: the purge keeps
+    // it for as long as it keeps lapsed leases (expiring it at 0 would have it purged at once).
+    await this.db
+      .updateTable('locks')
+      .set({ expires_at: databaseNow(this.dialect) })
+      .where('name', '=', lease.name)
+      .where('owner', '=', lease.owner)
+      .where('fence', '=', lease.fence)
+      .execute();
   }
 }
