@@ -100,10 +100,10 @@ export async function completeAuthorization(ctx: ServerContext, providerName: st
   if (!provider || provider.name !== providerName) return { kind: 'bad_state' };
   const settings = providerSettings(provider);
 
-  let code: string;
+  let code: string | null;
   try {
     const as = authorizationServerOf(provider, providerUrl(settings, provider.authorizeUrl!, state.config), null);
-    code = oauth.validateAuthResponse(as, { client_id: provider.clientId }, query, stateParam).get('code')!;
+    code = oauth.validateAuthResponse(as, { client_id: provider.clientId }, query, stateParam).get('code');
   } catch (err) {
     if (err instanceof oauth.AuthorizationResponseError) {
       if (!(await ctx.store.oauthStates.consume(stateHash, now))) return { kind: 'bad_state' };
@@ -113,6 +113,8 @@ export async function completeAuthorization(ctx: ServerContext, providerName: st
     ctx.logger.warn({ provider: providerName, reason: (err as Error).message }, 'callback refused');
     return { kind: 'bad_state' };
   }
+  // Neither a code nor an error: nothing to exchange, so nothing is consumed and the provider is not called.
+  if (!code) return { kind: 'bad_state' };
   if (!(await ctx.store.oauthStates.consume(stateHash, now))) return { kind: 'bad_state' };
 
   const verifier = state.codeVerifierSealed && ctx.masterKeys.open(state.codeVerifierSealed, sealContext('oauth_states.code_verifier_sealed', stateHash));

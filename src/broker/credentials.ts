@@ -42,6 +42,8 @@ export async function freshCredentials(ctx: ServerContext, connection: Connectio
   if (connection.status === 'pending') throw new BrokerError('pending', 'the connection has not been authorized yet');
   if (connection.status === 'needs_reauth') throw new BrokerError('needs_reauth', 'the connection must be authorized again');
   if (!needsRefresh(connection, ctx.now())) return credentialsOf(ctx, connection);
+  // During an outage's backoff a token still good is handed out without asking the provider again.
+  if (connection.nextAttemptAt !== null && connection.nextAttemptAt > ctx.now() && usable(connection, ctx.now())) return credentialsOf(ctx, connection);
 
   let timer: NodeJS.Timeout | undefined;
   const waited = new Promise<typeof WAITED_TOO_LONG>((resolve) => {

@@ -142,7 +142,7 @@ export async function deleteProvider(ctx: ServerContext, providerId: string, for
   const provider = await ctx.store.providers.get(providerId);
   if (!provider) throw new BrokerError('not_found', 'no such provider');
   const connections = await ctx.store.connections.list({ providerId });
-  if (connections.length > 0 && !force) throw new BrokerError('provider_in_use', `the provider has ${connections.length} connection(s); delete with force=true to revoke them`);
+  if (connections.length > 0 && !force) throw new BrokerError('provider_in_use', `the provider has ${connections.length} connection(s); delete it with force to revoke them too`);
   for (const connection of connections) await revokeConnection(ctx, connection);
   await ctx.store.providers.delete(providerId);
   return { success: true, message: `provider ${provider.name} deleted`, connections_revoked: connections.length };

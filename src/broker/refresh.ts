@@ -12,9 +12,12 @@ const POLL_MS = 100;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Whether the connection's access token must be renewed before it is handed out. */
+/**
+ * Whether the connection's access token must be renewed before it is handed out: it has none, its
+ * refresh time has come, or it has expired (without a refresh token that ends in needs_reauth).
+ */
 export function needsRefresh(c: ConnectionRecord, now: number): boolean {
-  return c.accessTokenSealed === null || (c.refreshAt !== null && now >= c.refreshAt);
+  return c.accessTokenSealed === null || (c.refreshAt !== null && now >= c.refreshAt) || (c.expiresAt !== null && now >= c.expiresAt);
 }
 
 /** The delay before retry number `failures` (1, 2, …) after an outage: doubling, capped at an hour. */

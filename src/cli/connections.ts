@@ -58,6 +58,7 @@ export function registerConnectionCommands(program: Command): void {
         const appId = opts.appId ?? null;
         const connection =
           (await ctx.store.connections.find(name, userId, appId)) ?? (await createPortalConnection(ctx, { providerName: name, userId, appId, config: {} }));
+        if (connection.source === 'client_credentials') throw new BrokerError('invalid_request', 'a client-credentials connection needs no authorization');
         const url = await issuePortalLink(ctx, connection);
         const issued = await getConnection(ctx, connection.id);
         if (opts.json) process.stderr.write(`Open this link in a browser:\n${url}\n`);

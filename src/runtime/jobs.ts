@@ -71,7 +71,9 @@ export class JobRunner {
   }
 
   private async elect(): Promise<void> {
-    if (this.lease && (await this.store.locks.renew(this.lease, this.leaseMs))) return;
+    // A renewal that fails to answer counts as lost: another process may take over once the lease lapses.
+    const renewed = this.lease ? await this.store.locks.renew(this.lease, this.leaseMs).catch(() => false) : false;
+    if (renewed) return;
     if (this.lease) this.logger.warn({ job: 'leader-election' }, 'lost the job leadership');
     this.lease = await this.store.locks.acquire(LEADER_LOCK, this.owner, this.leaseMs);
     if (this.lease) this.logger.debug({ job: 'leader-election', fence: this.lease.fence }, 'runs the cluster jobs');

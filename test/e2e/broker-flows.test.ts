@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createClient } from '../../src/admin/clients.js';
 import { createUser } from '../../src/admin/users.js';
 import { openToken } from '../../src/broker/token-state.js';
 import { BrowserAgent } from '../helpers/browser-agent.js';
@@ -285,6 +286,16 @@ describe.each(DATABASE_KINDS)('broker browser flows (broker on %s)', (kind) => {
       await expectStillCompletes(browser, callback);
     });
 
+    it('refuses a callback with neither a code nor an error', async () => {
+      await start();
+      const { browser, callback } = await pendingCallback();
+      const codeless = new URL(callback);
+      codeless.searchParams.delete('code');
+      expectHtml(await browser.callback(codeless), 400);
+      expect(world!.tokenRequests()).toBe(0);
+      await expectStillCompletes(browser, callback);
+    });
+
     it('refuses a replayed callback', async () => {
       await start();
       const { browser, callback } = await pendingCallback();
@@ -408,6 +419,40 @@ describe.each(DATABASE_KINDS)('broker browser flows (broker on %s)', (kind) => {
       const body = (await creds.json()) as { access_token: string; connection_id: string };
       expect(body.connection_id).toBe(before!.id);
       expect(await introspect(setup, body.access_token)).toMatchObject({ active: true });
+    });
+  });
+
+  describe('a provider that issues no refresh token', () => {
+    it('hands the token out until it expires, then answers needs_reauth instead of an expired token', async () => {
+      const { setup } = await start();
+      const noRefresh = await createClient(setup.provider.ctx, {
+        name: 'Broker without refresh',
+        redirectUris: [`${setup.broker.url}/api/v1/credentials/auth/callback/${PROVIDER}`],
+        grantTypes: ['authorization_code'],
+        scopes: ['read:projects'],
+        isPublic: false,
+      });
+      const response = await registerProvider(
+        setup,
+        { client_id: noRefresh.client_id, client_secret: noRefresh.client_secret, token_data: world!.tokenData() },
+        PROVIDER,
+      );
+      expect(response.status).toBe(201);
+      await (await signedInBrowser(setup)).connect();
+      const query = `user_id=${setup.brokerFixture.user.id}`;
+      expect(await storedRefreshToken(setup, ((await connections(setup))[0] as { id: string }).id)).toBeNull();
+
+      world!.advance(30 * MINUTE);
+      const stillGood = await credentials(setup, query);
+      expect(stillGood.status).toBe(200);
+      expect(world!.tokenRequests()).toBe(1);
+
+      world!.advance(31 * MINUTE);
+      const expired = await credentials(setup, query);
+      expect(expired.status).toBe(409);
+      expect(await expired.json()).toMatchObject({ error: 'needs_reauth' });
+      expect(await connections(setup)).toEqual([expect.objectContaining({ status: 'needs_reauth' })]);
+      expect(world!.tokenRequests()).toBe(1);
     });
   });
 
