@@ -1,3 +1,5 @@
+import type { ZodType } from 'zod';
+
 /**
  * What the broker answers when it cannot hand out what was asked. `code` is the SPEC's error code,
  * stable for clients to branch on; the message never holds a token, secret or provider response body.
@@ -22,6 +24,16 @@ const STATUS: Record<BrokerErrorCode, number> = {
   conflict: 409,
   provider_unavailable: 503,
 };
+
+/** Validates a request body with `schema`; the first problem becomes a 400 naming its field. */
+export function parseInput<T>(schema: ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new BrokerError('invalid_request', `${issue?.path.length ? issue.path.join('.') : 'body'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
 
 export class BrokerError extends Error {
   constructor(

@@ -6,7 +6,7 @@ import { sealContext } from '../store/sealed-columns.js';
 import { catalogEntry, fillTemplate } from './catalog/catalog.js';
 import { revokeConnection } from './connections.js';
 import { discoverProvider, type DiscoveredProvider } from './discovery.js';
-import { BrokerError } from './errors.js';
+import { BrokerError, parseInput } from './errors.js';
 import { urlRefusal } from './outbound.js';
 import { providerView } from './views.js';
 
@@ -40,14 +40,7 @@ export const registerBody = z.strictObject({
 });
 export type RegisterBody = z.infer<typeof registerBody>;
 
-export function parseRegisterBody(body: unknown): RegisterBody {
-  const result = registerBody.safeParse(body);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new BrokerError('invalid_request', `${issue?.path.length ? issue.path.join('.') : 'body'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return result.data;
-}
+export const parseRegisterBody = (body: unknown): RegisterBody => parseInput(registerBody, body);
 
 export const defaultRedirectUri = (ctx: ServerContext, name: string) => `${ctx.config.issuer}/api/v1/credentials/auth/callback/${name}`;
 

@@ -3,7 +3,7 @@ import { newId, randomToken } from '../crypto/secrets.js';
 import { signWebhookPayload } from '../sdk/webhook-signature.js';
 import type { ServerContext } from '../server/context.js';
 import { sealContext } from '../store/sealed-columns.js';
-import { BrokerError } from './errors.js';
+import { BrokerError, parseInput } from './errors.js';
 import { WEBHOOK_EVENTS } from './events.js';
 import { describeUrl, outboundFetch, OutboundError, urlRefusal } from './outbound.js';
 import { backoffMs } from './refresh.js';
@@ -19,14 +19,7 @@ export const webhookBody = z.strictObject({
   secret: z.string().min(16, 'must be at least 16 characters').max(200).optional(),
 });
 
-export function parseWebhookBody(body: unknown): z.infer<typeof webhookBody> {
-  const result = webhookBody.safeParse(body);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new BrokerError('invalid_request', `${issue?.path.length ? issue.path.join('.') : 'body'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return result.data;
-}
+export const parseWebhookBody = (body: unknown): z.infer<typeof webhookBody> => parseInput(webhookBody, body);
 
 /** Registers a receiver; its signing secret is returned this once and kept sealed. */
 export async function createWebhook(ctx: ServerContext, input: z.infer<typeof webhookBody>) {

@@ -11,16 +11,16 @@ import {
   revokeConnection,
 } from '../broker/connections.js';
 import { freshCredentials } from '../broker/credentials.js';
-import { BrokerError } from '../broker/errors.js';
+import { BrokerError, parseInput } from '../broker/errors.js';
 import { deleteProvider, listProviders, parseRegisterBody, providerFor, registerProvider } from '../broker/providers.js';
 import { connectionView, portalConnectionView } from '../broker/views.js';
 import { createWebhook, deleteWebhook, listWebhooks, parseWebhookBody, webhookDeliveries } from '../broker/webhooks.js';
 import { isSafeReturnTo } from '../core/return-to.js';
-import { randomToken } from '../crypto/secrets.js';
 import type { ServerContext } from '../server/context.js';
 import { messagePage } from '../server/pages/templates.js';
-import { cookieOptions, currentSession, SESSION_COOKIE } from '../server/session.js';
+import { currentSession, SESSION_COOKIE } from '../server/session.js';
 import { brokerCaller, type BrokerCaller } from './broker-auth.js';
+import { browserBinding } from './binding-cookie.js';
 import { queryParams } from './form.js';
 import { sendPage } from './pages.js';
 
@@ -50,15 +50,6 @@ const portalPatch = z.strictObject({
   http: z.strictObject({ auth: z.strictObject({ oauth: z.strictObject({ oauth2RedirectUrl: z.string().url().max(2000).nullable().optional() }) }) }),
 });
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new BrokerError('invalid_request', `${issue?.path.length ? issue.path.join('.') : 'body'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return result.data;
-}
-
 /** `url` with one more query parameter, whether a path on this server or an absolute URL. */
 function withParam(url: string, name: string, value: string, base: string): string {
   const target = new URL(url, base);
@@ -70,14 +61,8 @@ function withParam(url: string, name: string, value: string, base: string): stri
 export function registerBrokerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const caller = (request: FastifyRequest, reply: FastifyReply, allowSession = false) => brokerCaller(ctx, request, reply, allowSession);
 
-  /** The binding cookie, created on first sight and reused, so flows in several tabs all work. */
-  const binding = (request: FastifyRequest, reply: FastifyReply): string => {
-    const existing = request.cookies[CONNECT_BINDING_COOKIE];
-    if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
-    const value = randomToken(32);
-    reply.setCookie(CONNECT_BINDING_COOKIE, value, cookieOptions(ctx));
-    return value;
-  };
+  /** Reused once set, so flows in several tabs all work. */
+  const binding = (request: FastifyRequest, reply: FastifyReply): string => browserBinding(ctx, request, reply, CONNECT_BINDING_COOKIE);
 
   // Providers
 
@@ -232,7 +217,7 @@ export function registerBrokerRoutes(app: FastifyInstance, ctx: ServerContext): 
 
   app.post('/api/v1/connections', async (request, reply) => {
     if (!(await caller(request, reply))) return reply;
-    const body = parse(portalBody, request.body);
+    const body = parseInput(portalBody, request.body);
     const connection = await createPortalConnection(ctx, {
       providerName: body.provider_name,
       userId: body.user_id ?? null,
@@ -249,7 +234,7 @@ export function registerBrokerRoutes(app: FastifyInstance, ctx: ServerContext): 
 
   app.put<{ Params: IdParams }>('/api/v1/connections/:id', async (request, reply) => {
     if (!(await caller(request, reply))) return reply;
-    const body = parse(portalPatch, request.body);
+    const body = parseInput(portalPatch, request.body);
     const connection = await getConnection(ctx, request.params.id);
     const redirect = body.http.auth.oauth.oauth2RedirectUrl;
     if (redirect === undefined) return portalConnectionView(connection);

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSafeReturnTo } from '../core/return-to.js';
-import { randomToken } from '../crypto/secrets.js';
 import { listConnections, revokeConnection } from '../broker/connections.js';
 import { authorizedApps } from '../server/account.js';
 import { answerConsent, consentPrompt } from '../server/consent.js';
@@ -18,6 +17,7 @@ import {
   type Session,
 } from '../server/session.js';
 import { signIn } from '../server/sign-in.js';
+import { browserBinding } from './binding-cookie.js';
 import { formParams, queryParams } from './form.js';
 import { sendPage } from './pages.js';
 
@@ -29,14 +29,8 @@ const loginRedirect = (returnTo: string) => `/login?return_to=${encodeURICompone
 export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const session = (request: FastifyRequest): Promise<Session | undefined> => currentSession(ctx, request.cookies[SESSION_COOKIE]);
 
-  /** The login form's CSRF binding: a random cookie, set on first sight. */
-  const loginBinding = (request: FastifyRequest, reply: FastifyReply): string => {
-    const existing = request.cookies[LOGIN_CSRF_COOKIE];
-    if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
-    const value = randomToken(32);
-    reply.setCookie(LOGIN_CSRF_COOKIE, value, cookieOptions(ctx));
-    return value;
-  };
+  /** The login form's CSRF binding. */
+  const loginBinding = (request: FastifyRequest, reply: FastifyReply): string => browserBinding(ctx, request, reply, LOGIN_CSRF_COOKIE);
 
   const badForm = (reply: FastifyReply) => sendPage(reply, 400, messagePage('Bad request', 'The form was malformed. Go back and try again.'));
   const expiredForm = (reply: FastifyReply) =>

@@ -3,8 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/admin/users.js';
 import { MasterKeyRing } from '../../src/crypto/seal.js';
-import { BrowserAgent } from '../helpers/browser-agent.js';
-import { PROVIDER, startBrokerAndProvider, stopAll, type BrokerSetup } from '../helpers/broker.js';
+import { authorizeThroughLink, PROVIDER, startBrokerAndProvider, stopAll, type BrokerSetup, type ProviderUser } from '../helpers/broker.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 
 /** The built CLI, as `npx latchkey` runs it (npm test builds first). */
@@ -14,11 +13,6 @@ interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-interface ProviderUser {
-  username: string;
-  password: string;
 }
 
 /** Runs the CLI against the broker's database, with the broker's master key unless `masterKey` says otherwise. */
@@ -69,18 +63,6 @@ async function until<T>(ms: number, check: () => T | undefined): Promise<T> {
     if (Date.now() > deadline) throw new Error(`not seen within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** A customer's fresh browser (no broker account) opening the link and consenting at the provider as `user`. */
-async function authorizeThroughLink(setup: BrokerSetup, link: string, user: ProviderUser): Promise<void> {
-  const atBroker = new BrowserAgent(setup.broker.url);
-  const atProvider = new BrowserAgent(setup.provider.url);
-  const started = await atBroker.get(new URL(link).pathname);
-  expect(started.status, await started.clone().text()).toBe(302);
-  const callback = await atProvider.authorize(new URL(started.headers.get('location')!), user);
-  const landed = await atBroker.get(callback.pathname + callback.search);
-  expect(landed.status).toBe(200);
-  expect(await landed.text()).toContain('Account connected');
 }
 
 /** Runs `connections auth`, consents through its link as `user`, and returns the finished command. */

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/admin/users.js';
@@ -16,7 +16,17 @@ import {
   type WebhookEvent,
 } from '../../src/sdk/index.js';
 import { BrowserAgent } from '../helpers/browser-agent.js';
-import { api, PROVIDER, startBrokerAndProvider, stopAll, TwoSiteBrowser, type BrokerSetup } from '../helpers/broker.js';
+import {
+  api,
+  authorizeThroughLink,
+  closedPort,
+  PROVIDER,
+  startBrokerAndProvider,
+  stopAll,
+  TwoSiteBrowser,
+  type BrokerSetup,
+  type ProviderUser,
+} from '../helpers/broker.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 
 const PYTHON_DIR = fileURLToPath(new URL('../../python/', import.meta.url));
@@ -24,20 +34,6 @@ const PYTHON_DIR = fileURLToPath(new URL('../../python/', import.meta.url));
 const DOWN = 'down';
 const REAUTH_USER = 'cust-reauth';
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
-
-interface ProviderUser {
-  username: string;
-  password: string;
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Polls until `check` returns a value; bounded, so a broken broker fails the test instead of hanging it. */
 async function until<T>(ms: number, check: () => Promise<T | undefined>): Promise<T> {
@@ -79,22 +75,6 @@ async function introspect(setup: BrokerSetup, token: string): Promise<Record<str
   });
   expect(response.status).toBe(200);
   return (await response.json()) as Record<string, unknown>;
-}
-
-/**
- * A customer's fresh browser (no broker account) opening a portal link and consenting at the
- * provider as `user`; returns its agent at the provider, still signed in there.
- */
-async function authorizeThroughLink(setup: BrokerSetup, link: string, user: ProviderUser): Promise<BrowserAgent> {
-  const atBroker = new BrowserAgent(setup.broker.url);
-  const atProvider = new BrowserAgent(setup.provider.url);
-  const started = await atBroker.get(new URL(link).pathname);
-  expect(started.status, await started.clone().text()).toBe(302);
-  const callback = await atProvider.authorize(new URL(started.headers.get('location')!), user);
-  const landed = await atBroker.get(callback.pathname + callback.search);
-  expect(landed.status).toBe(200);
-  expect(await landed.text()).toContain('Account connected');
-  return atProvider;
 }
 
 /** The provider user revokes the broker's access from their account page at the provider. */

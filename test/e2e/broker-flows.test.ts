@@ -1,11 +1,11 @@
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/admin/clients.js';
 import { createUser } from '../../src/admin/users.js';
 import { openToken } from '../../src/broker/token-state.js';
 import { BrowserAgent } from '../helpers/browser-agent.js';
-import { api, PROVIDER, registerProvider, startBrokerAndProvider, stopAll, TwoSiteBrowser, type BrokerSetup } from '../helpers/broker.js';
+import { api, closedPort, PROVIDER, registerProvider, startBrokerAndProvider, stopAll, TwoSiteBrowser, type BrokerSetup } from '../helpers/broker.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 
 const START = `/api/v1/credentials/auth/${PROVIDER}?return_to=/done`;
@@ -32,15 +32,6 @@ async function startTokenCounter(target: string): Promise<{ url: string; count: 
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 interface World {

@@ -1,3 +1,4 @@
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { createClient } from '../../src/admin/clients.js';
 import { BrowserAgent } from './browser-agent.js';
@@ -119,4 +120,35 @@ export function api(setup: BrokerSetup, path: string, init: RequestInit = {}): P
     ...init,
     headers: { authorization: `Bearer ${setup.brokerFixture.apiKey}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
   });
+}
+
+/** Someone who signs in at the provider. */
+export interface ProviderUser {
+  username: string;
+  password: string;
+}
+
+/** A loopback port nothing listens on, for a provider that cannot be reached. */
+export async function closedPort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * A customer's fresh browser (no broker account) opening a portal link and consenting at the
+ * provider as `user`; returns its agent at the provider, still signed in there.
+ */
+export async function authorizeThroughLink(setup: BrokerSetup, link: string, user: ProviderUser): Promise<BrowserAgent> {
+  const atBroker = new BrowserAgent(setup.broker.url);
+  const atProvider = new BrowserAgent(setup.provider.url);
+  const started = await atBroker.get(new URL(link).pathname);
+  expect(started.status, await started.clone().text()).toBe(302);
+  const callback = await atProvider.authorize(new URL(started.headers.get('location')!), user);
+  const landed = await atBroker.get(callback.pathname + callback.search);
+  expect(landed.status).toBe(200);
+  expect(await landed.text()).toContain('Account connected');
+  return atProvider;
 }
