@@ -13,7 +13,7 @@ import { accountIdentity, ProviderRejected, ProviderUnreachable, requestTokens }
 import { tokenColumns } from './token-state.js';
 
 /** How long a user has to come back from the provider (SPEC: 10 minutes). */
-export const STATE_TTL_MS = 10 * 60_000;
+const STATE_TTL_MS = 10 * 60_000;
 
 export interface FlowStart {
   provider: ProviderRecord;

@@ -13,7 +13,7 @@ import { providerFor } from './providers.js';
 import { openToken } from './token-state.js';
 
 /** How long a portal link works before the customer must be sent a new one (SPEC: 24 hours). */
-export const PORTAL_LINK_MS = 24 * 3600_000;
+const PORTAL_LINK_MS = 24 * 3600_000;
 
 export function listConnections(ctx: ServerContext, filter: ConnectionFilter): Promise<ConnectionRecord[]> {
   return ctx.store.connections.list(filter);

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
  * for local development and tests). Errors name the host and the kind of failure, never the query
  * string, the request body or the response body.
  */
-export const PROVIDER_TIMEOUT_MS = 15_000;
+const PROVIDER_TIMEOUT_MS = 15_000;
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 export type OutboundFailure = 'network' | 'timeout' | 'too_large' | 'redirect' | 'url_refused';
