@@ -1,9 +1,42 @@
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql, type DatabaseIntrospector, type DatabaseMetadata, type SchemaMetadata, type TableMetadata } from 'kysely';
 import type { Database as Schema } from './schema.js';
 import { KyselyStore } from './kysely-store.js';
 
 const INT8_OID = 20;
+
+/**
+ * What the migrator asks of the database, answered for this instance's own schema only. Kysely's
+ * stock introspector reads every schema's tables, and fails outright when another schema of the
+ * database is dropped while it reads (another instance, a parallel test run). Column details are
+ * left out: only the migrator uses this, to learn which of its tables exist.
+ */
+class OwnSchemaIntrospector implements DatabaseIntrospector {
+  constructor(private readonly db: Kysely<unknown>) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<{ name: string }>`select current_schema() as name`.execute(this.db);
+    return rows.filter((r) => r.name !== null);
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ name: string; schema: string; is_view: boolean }>`
+      select c.relname as name, n.nspname as schema, c.relkind = 'v' as is_view
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'p', 'v')`.execute(this.db);
+    return rows.map((r) => ({ name: r.name, schema: r.schema, isView: r.is_view, columns: [] }));
+  }
+
+  async getMetadata(): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() };
+  }
+}
+
+class OwnSchemaPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new OwnSchemaIntrospector(db);
+  }
+}
 
 /**
  * PostgreSQL through a `pg` pool. Times are `bigint` columns; epoch milliseconds fit a double
@@ -21,7 +54,7 @@ export async function openPostgresStore(url: string, options: { migrate: boolean
   });
   // An idle client that loses its connection emits here; without a listener the process would crash.
   pool.on('error', () => undefined);
-  const store = new KyselyStore(new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+  const store = new KyselyStore(new Kysely<Schema>({ dialect: new OwnSchemaPostgresDialect({ pool }) }), 'postgres');
   if (options.migrate) await store.migrate();
   return store;
 }
