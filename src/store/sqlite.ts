@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, SqliteDriver, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
 import type { Database as Schema } from './schema.js';
 import { KyselyStore } from './kysely-store.js';
 
@@ -42,6 +42,16 @@ class BusyRetryingDriver extends SqliteDriver {
       },
       streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
     };
+  }
+
+  /**
+   * Transactions take the write lock when they begin. A deferred one that read first (a guarded
+   * write checks its lock, then writes) fails outright with SQLITE_BUSY when another connection
+   * wrote in between, and no retry of the statement can mend that; a busy BEGIN IMMEDIATE is retried
+   * like any statement outside a transaction.
+   */
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
 }
 
