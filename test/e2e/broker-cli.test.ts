@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/admin/users.js';
 import { MasterKeyRing } from '../../src/crypto/seal.js';
-import { authorizeThroughLink, PROVIDER, startBrokerAndProvider, stopAll, type BrokerSetup, type ProviderUser } from '../helpers/broker.js';
+import { authorizeThroughLink, introspectAtProvider, PROVIDER, startBrokerAndProvider, stopAll, type BrokerSetup, type ProviderUser } from '../helpers/broker.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 
 /** The built CLI, as `npx latchkey` runs it (npm test builds first). */
@@ -77,17 +77,6 @@ async function authorize(setup: BrokerSetup, args: string[], user: ProviderUser)
   } finally {
     auth.kill();
   }
-}
-
-async function introspect(setup: BrokerSetup, token: string): Promise<Record<string, unknown>> {
-  const { client_id, client_secret } = setup.providerFixture.confidential;
-  const response = await fetch(`${setup.provider.url}/oauth/introspect`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token }).toString(),
-  });
-  expect(response.status).toBe(200);
-  return (await response.json()) as Record<string, unknown>;
 }
 
 interface ConnectionJson {
@@ -205,7 +194,7 @@ describe.each(DATABASE_KINDS)('broker CLI beside a running broker (%s)', { timeo
     const creds = await json<{ access_token: string; token_type: string; scopes: string[]; connection_id: string }>(setup, ['connections', 'token', PROVIDER, '--user-id', 'cust-1']);
     const [connection] = await json<ConnectionJson[]>(setup, ['connections', 'list', '--user-id', 'cust-1']);
     expect(creds).toMatchObject({ token_type: 'Bearer', scopes: ['read:projects'], connection_id: connection!.id });
-    expect(await introspect(setup, creds.access_token)).toMatchObject({ active: true, sub: setup.providerFixture.user.id, client_id: setup.client.client_id });
+    expect(await introspectAtProvider(setup, creds.access_token)).toMatchObject({ active: true, sub: setup.providerFixture.user.id, client_id: setup.client.client_id });
   });
 
   it('re-seals every secret under the newest master key, and the server keeps working', async () => {
@@ -222,7 +211,7 @@ describe.each(DATABASE_KINDS)('broker CLI beside a running broker (%s)', { timeo
     expect(moved.resealed).toBe(Object.values(moved.by_column).reduce((a, b) => a + b, 0));
 
     const creds = await json<{ access_token: string }>(setup, ['connections', 'token', PROVIDER, '--user-id', 'cust-2']);
-    expect(await introspect(setup, creds.access_token)).toMatchObject({ active: true });
+    expect(await introspectAtProvider(setup, creds.access_token)).toMatchObject({ active: true });
     const back = await json<typeof stale>(setup, ['secrets', 'rotate']);
     expect(back).toMatchObject({ master_key_id: 'new', skipped: 0 });
     expect(back.by_column).toMatchObject({ 'providers.client_secret_sealed': 1, 'connections.access_token_sealed': 2, 'connections.refresh_token_sealed': 2 });
@@ -232,7 +221,7 @@ describe.each(DATABASE_KINDS)('broker CLI beside a running broker (%s)', { timeo
     const creds = await json<{ access_token: string; connection_id: string }>(setup, ['connections', 'token', PROVIDER, '--user-id', 'cust-1']);
     const revoked = await json(setup, ['connections', 'revoke', PROVIDER, '--user-id', 'cust-1']);
     expect(revoked).toEqual({ success: true, id: creds.connection_id, provider_revoked: true });
-    expect(await introspect(setup, creds.access_token)).toEqual({ active: false });
+    expect(await introspectAtProvider(setup, creds.access_token)).toEqual({ active: false });
     expect(await json(setup, ['connections', 'list', '--user-id', 'cust-1'])).toEqual([]);
 
     const again = await latchkey(setup, ['connections', 'revoke', PROVIDER, '--user-id', 'cust-1', '--json']);
@@ -253,7 +242,7 @@ describe.each(DATABASE_KINDS)('broker CLI beside a running broker (%s)', { timeo
 
     const deleted = await json(setup, ['providers', 'delete', PROVIDER, '--force']);
     expect(deleted).toMatchObject({ success: true, connections_revoked: 1 });
-    expect(await introspect(setup, creds.access_token)).toEqual({ active: false });
+    expect(await introspectAtProvider(setup, creds.access_token)).toEqual({ active: false });
     expect(await json(setup, ['providers', 'list'])).toEqual([]);
     expect(await json(setup, ['connections', 'list'])).toEqual([]);
   });

@@ -20,7 +20,9 @@ import {
   api,
   authorizeThroughLink,
   closedPort,
+  introspectAtProvider,
   PROVIDER,
+  registrationBody,
   startBrokerAndProvider,
   stopAll,
   TwoSiteBrowser,
@@ -65,18 +67,6 @@ async function startReceiver(): Promise<{ url: string; received: { headers: Inco
   };
 }
 
-/** The provider's verdict on an access token, asked by its own confidential fixture client. */
-async function introspect(setup: BrokerSetup, token: string): Promise<Record<string, unknown>> {
-  const { client_id, client_secret } = setup.providerFixture.confidential;
-  const response = await fetch(`${setup.provider.url}/oauth/introspect`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token }).toString(),
-  });
-  expect(response.status).toBe(200);
-  return (await response.json()) as Record<string, unknown>;
-}
-
 /** The provider user revokes the broker's access from their account page at the provider. */
 async function revokeGrantAtProvider(atProvider: BrowserAgent): Promise<void> {
   const account = await (await atProvider.get('/')).text();
@@ -108,17 +98,7 @@ async function prepare(kind: 'sqlite' | 'postgres'): Promise<World> {
   await createUser(setup.provider.ctx, { ...bob, isAdmin: false });
   const carolId = (await createUser(setup.provider.ctx, { ...carol, isAdmin: false })).id;
 
-  const acme = await latchkey.registerProvider({
-    provider_name: PROVIDER,
-    client_id: setup.client.client_id,
-    client_secret: setup.client.client_secret,
-    token_data: {
-      authorize_url: `${setup.provider.url}/oauth/authorize`,
-      token_url: `${setup.provider.url}/oauth/token`,
-      revoke_url: `${setup.provider.url}/oauth/revoke`,
-      scopes: ['read:projects'],
-    },
-  });
+  const acme = await latchkey.registerProvider(registrationBody(setup));
   expect(acme).toEqual({ success: true, provider_id: expect.stringMatching(/^prv_/), message: 'provider acme registered' });
   const downSecret = `down-secret-${Date.now()}`;
   await latchkey.registerProvider({
@@ -166,7 +146,7 @@ describe.each(DATABASE_KINDS)('broker clients against a running broker (%s)', (k
         connection_config: {},
       });
       expect(creds.expires_in).toBeGreaterThan(0);
-      expect(await introspect(setup, creds.access_token)).toMatchObject({
+      expect(await introspectAtProvider(setup, creds.access_token)).toMatchObject({
         active: true,
         client_id: setup.client.client_id,
         sub: setup.providerFixture.user.id,
@@ -232,17 +212,7 @@ describe.each(DATABASE_KINDS)('broker clients against a running broker (%s)', (k
       const { latchkey, setup } = world;
       const before = await latchkey.listProviders();
       const acmeBefore = before.find((p) => p.provider_name === PROVIDER)!;
-      const again = await latchkey.registerProvider({
-        provider_name: PROVIDER,
-        client_id: setup.client.client_id,
-        client_secret: setup.client.client_secret,
-        token_data: {
-          authorize_url: `${setup.provider.url}/oauth/authorize`,
-          token_url: `${setup.provider.url}/oauth/token`,
-          revoke_url: `${setup.provider.url}/oauth/revoke`,
-          scopes: ['read:projects'],
-        },
-      });
+      const again = await latchkey.registerProvider(registrationBody(setup));
       expect(again).toEqual({ success: true, provider_id: acmeBefore.provider_id, message: 'provider acme updated' });
 
       const providers = await latchkey.listProviders();
@@ -280,7 +250,7 @@ describe.each(DATABASE_KINDS)('broker clients against a running broker (%s)', (k
       await authorizeThroughLink(setup, authorizationURL, world.carol);
       const creds = await latchkey.connectionCredentials(created.id);
       expect(creds.connection_id).toBe(created.id);
-      expect(await introspect(setup, creds.access_token)).toMatchObject({ active: true, sub: world.carol.id });
+      expect(await introspectAtProvider(setup, creds.access_token)).toMatchObject({ active: true, sub: world.carol.id });
       expect(await latchkey.credentials(PROVIDER, { userId: 'cust-portal' })).toMatchObject({ connection_id: created.id });
       expect((await latchkey.getConnection(created.id)).status).toBe('active');
     });
@@ -297,7 +267,7 @@ describe.each(DATABASE_KINDS)('broker clients against a running broker (%s)', (k
 
         const creds = await latchkey.credentials(PROVIDER, { userId: 'cust-portal' });
         expect(await latchkey.revokeConnection(PROVIDER, { userId: 'cust-portal' })).toEqual({ success: true, message: expect.any(String), provider_revoked: true });
-        expect(await introspect(setup, creds.access_token)).toEqual({ active: false });
+        expect(await introspectAtProvider(setup, creds.access_token)).toEqual({ active: false });
         expect(await latchkey.listConnections({ userId: 'cust-portal' })).toEqual([]);
         await expect(latchkey.revokeConnection(PROVIDER, { userId: 'cust-portal' })).rejects.toBeInstanceOf(NotFoundError);
 

@@ -13,12 +13,12 @@ import type { KyselyStore } from '../../src/store/kysely-store.js';
 import { openStore } from '../../src/store/open.js';
 import { SEALED_COLUMNS, sealContext } from '../../src/store/sealed-columns.js';
 import type { Store } from '../../src/store/store.js';
-import { api, PROVIDER, startBrokerAndProvider, stopAll, type BrokerSetup } from '../helpers/broker.js';
+import { api, PROVIDER, startBrokerAndProvider, type BrokerSetup } from '../helpers/broker.js';
 import { BrowserAgent } from '../helpers/browser-agent.js';
 import { requireBuiltCli, runCli, startServeProcess, type ServeProcess } from '../helpers/cli-process.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { seed, startTestServer, type TestServer } from '../helpers/server.js';
-import { connectThroughProxy, TokenProxy } from '../helpers/token-proxy.js';
+import { connectThroughProxy, TokenProxy, useProxiedBroker } from '../helpers/token-proxy.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -50,65 +50,39 @@ async function eventually(check: () => Promise<boolean> | boolean, what: string,
 
 describe.each(DATABASE_KINDS)('refresh under concurrency (%s)', (kind) => {
   describe('one process', () => {
-    let setup: BrokerSetup;
-    let proxy: TokenProxy;
-    let connectionId: string;
-    beforeAll(async () => {
-      // No background refresher in the way: every refresh here is asked for.
-      setup = await startBrokerAndProvider(kind, { broker: { configure: (c) => void (c.broker.refreshIntervalMs = 3600_000) } });
-      proxy = await TokenProxy.start(setup.provider.url);
-      ({ connectionId } = await connectThroughProxy(setup, proxy));
-    });
-    afterAll(async () => {
-      await proxy?.close();
-      await stopAll(setup);
-    });
+    // No background refresher in the way: every refresh here is asked for.
+    const world = useProxiedBroker(kind, (c) => void (c.broker.refreshIntervalMs = 3600_000));
 
     it('refreshes once at the provider for 20 concurrent requests, and all of them get the new token', async () => {
-      const before = (await (await credentials(setup)).json()) as Credentials;
-      await makeDue(setup.broker.ctx.store, connectionId);
-      const refreshesBefore = proxy.refreshes().length;
+      const before = (await (await credentials(world.setup)).json()) as Credentials;
+      await makeDue(world.setup.broker.ctx.store, world.connectionId);
+      const refreshesBefore = world.proxy.refreshes().length;
 
-      const responses = await Promise.all(Array.from({ length: 20 }, () => credentials(setup)));
+      const responses = await Promise.all(Array.from({ length: 20 }, () => credentials(world.setup)));
       const bodies = (await Promise.all(responses.map((r) => r.json()))) as Credentials[];
 
       expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
-      expect(proxy.refreshes().length - refreshesBefore).toBe(1);
-      const issued = proxy.refreshes().at(-1)!.body!.access_token;
+      expect(world.proxy.refreshes().length - refreshesBefore).toBe(1);
+      const issued = world.proxy.refreshes().at(-1)!.body!.access_token;
       expect(issued).not.toBe(before.access_token);
       expect(new Set(bodies.map((b) => b.access_token))).toEqual(new Set([issued]));
     });
   });
 
   describe('a refresh that outlives its lock', () => {
-    let setup: BrokerSetup;
-    let proxy: TokenProxy;
-    let connectionId: string;
-    beforeAll(async () => {
-      setup = await startBrokerAndProvider(kind, {
-        broker: {
-          configure: (c) => {
-            c.broker.refreshIntervalMs = 3600_000;
-            c.broker.refreshLockMs = 300;
-          },
-        },
-      });
-      proxy = await TokenProxy.start(setup.provider.url);
-      ({ connectionId } = await connectThroughProxy(setup, proxy));
-    });
-    afterAll(async () => {
-      await proxy?.close();
-      await stopAll(setup);
+    const world = useProxiedBroker(kind, (c) => {
+      c.broker.refreshIntervalMs = 3600_000;
+      c.broker.refreshLockMs = 300;
     });
 
     it('is refused its write, and the newer value written by the lock’s next holder stays', async () => {
-      const { ctx } = setup.broker;
-      const lockName = `refresh:${connectionId}`;
-      await makeDue(ctx.store, connectionId);
+      const { ctx } = world.setup.broker;
+      const lockName = `refresh:${world.connectionId}`;
+      await makeDue(ctx.store, world.connectionId);
       // The provider answers, but the answer reaches the broker only after its lease (300 ms) is long over.
-      proxy.hold();
-      const slow = credentials(setup);
-      await eventually(() => proxy.refreshes()[0]?.body !== undefined, 'the provider to answer the refresh');
+      world.proxy.hold();
+      const slow = credentials(world.setup);
+      await eventually(() => world.proxy.refreshes()[0]?.body !== undefined, 'the provider to answer the refresh');
 
       // The broker's renewals keep its lease alive; a stalled process would not renew, so the stall is
       // played by expiring the lease in the database, after which another owner takes the lock over.
@@ -121,23 +95,23 @@ describe.each(DATABASE_KINDS)('refresh under concurrency (%s)', (kind) => {
       expect(intruder, 'the intruder should have taken the lock over').toBeDefined();
       // The new holder writes a newer token, as its own refresh would.
       const now = Date.now();
-      await ctx.store.connections.update(connectionId, {
-        accessTokenSealed: ctx.masterKeys.seal('newer-access-token', sealContext('connections.access_token_sealed', connectionId)),
+      await ctx.store.connections.update(world.connectionId, {
+        accessTokenSealed: ctx.masterKeys.seal('newer-access-token', sealContext('connections.access_token_sealed', world.connectionId)),
         expiresAt: now + 3600_000,
         refreshAt: now + 3000_000,
         updatedAt: now,
       });
 
-      proxy.release();
+      world.proxy.release();
       const response = await slow;
       const body = (await response.json()) as Credentials;
-      const slowAnswer = proxy.refreshes()[0]!.body!;
+      const slowAnswer = world.proxy.refreshes()[0]!.body!;
       expect(slowAnswer.access_token).toEqual(expect.any(String));
 
-      const stored = (await ctx.store.connections.get(connectionId))!;
+      const stored = (await ctx.store.connections.get(world.connectionId))!;
       expect(openToken(ctx, stored, 'access')).toBe('newer-access-token');
       expect(openToken(ctx, stored, 'refresh')).not.toBe(slowAnswer.refresh_token);
-      expect(setup.broker.logs()).toContain('refresh outlived its lock');
+      expect(world.setup.broker.logs()).toContain('refresh outlived its lock');
       expect(response.status).toBe(200);
       expect(body.access_token).toBe('newer-access-token');
       await ctx.store.locks.release(intruder!);
@@ -145,75 +119,60 @@ describe.each(DATABASE_KINDS)('refresh under concurrency (%s)', (kind) => {
   });
 
   describe('provider outage', () => {
-    let setup: BrokerSetup;
-    let proxy: TokenProxy;
-    let connectionId: string;
-    beforeAll(async () => {
-      setup = await startBrokerAndProvider(kind, {
-        broker: {
-          configure: (c) => {
-            c.broker.refreshIntervalMs = 200;
-            c.broker.retryBaseMs = 200;
-            c.broker.credentialWaitMs = 1000;
-          },
-        },
-      });
-      proxy = await TokenProxy.start(setup.provider.url);
-      ({ connectionId } = await connectThroughProxy(setup, proxy));
-    });
-    afterAll(async () => {
-      await proxy?.close();
-      await stopAll(setup);
+    const world = useProxiedBroker(kind, (c) => {
+      c.broker.refreshIntervalMs = 200;
+      c.broker.retryBaseMs = 200;
+      c.broker.credentialWaitMs = 1000;
     });
 
     it('hands out the current token while the provider is down and the token has not expired', async () => {
-      const current = (await (await credentials(setup)).json()) as Credentials;
-      proxy.mode = 'down';
-      await makeDue(setup.broker.ctx.store, connectionId);
-      const attempts = proxy.refreshes().length;
+      const current = (await (await credentials(world.setup)).json()) as Credentials;
+      world.proxy.mode = 'down';
+      await makeDue(world.setup.broker.ctx.store, world.connectionId);
+      const attempts = world.proxy.refreshes().length;
 
-      const response = await credentials(setup);
+      const response = await credentials(world.setup);
 
       expect(response.status).toBe(200);
       expect(((await response.json()) as Credentials).access_token).toBe(current.access_token);
-      expect(proxy.refreshes().length).toBeGreaterThan(attempts);
-      proxy.mode = 'up';
+      expect(world.proxy.refreshes().length).toBeGreaterThan(attempts);
+      world.proxy.mode = 'up';
       // Let the background refresher bring it back before the next test takes the provider down.
-      await eventually(async () => (await setup.broker.ctx.store.connections.get(connectionId))!.failureCount === 0, 'the connection to recover');
+      await eventually(async () => (await world.setup.broker.ctx.store.connections.get(world.connectionId))!.failureCount === 0, 'the connection to recover');
     });
 
     it('answers 503 once the token expired, keeps the connection active with a backoff, and recovers in the background', async () => {
-      const { store } = setup.broker.ctx;
-      proxy.mode = 'hang';
-      await makeDue(store, connectionId, true);
+      const { store } = world.setup.broker.ctx;
+      world.proxy.mode = 'hang';
+      await makeDue(store, world.connectionId, true);
 
-      const response = await credentials(setup);
+      const response = await credentials(world.setup);
       expect(response.status).toBe(503);
       expect(await response.json()).toMatchObject({ error: 'provider_unavailable' });
       // The caller was answered within its wait budget, while the provider still had not answered.
-      expect(proxy.heldCount).toBeGreaterThan(0);
+      expect(world.proxy.heldCount).toBeGreaterThan(0);
 
-      proxy.mode = 'down';
-      proxy.answerHeld(503);
-      await eventually(async () => (await store.connections.get(connectionId))!.failureCount > 0, 'the failure to be recorded');
-      const failing = (await store.connections.get(connectionId))!;
+      world.proxy.mode = 'down';
+      world.proxy.answerHeld(503);
+      await eventually(async () => (await store.connections.get(world.connectionId))!.failureCount > 0, 'the failure to be recorded');
+      const failing = (await store.connections.get(world.connectionId))!;
       expect(failing.status).toBe('active');
       expect(failing.nextAttemptAt).toBeGreaterThan(failing.updatedAt);
-      const listed = (await (await api(setup, '/api/v1/credentials/oauth/connections')).json()) as { id: string; status: string }[];
-      expect(listed.find((c) => c.id === connectionId)?.status).toBe('active');
+      const listed = (await (await api(world.setup, '/api/v1/credentials/oauth/connections')).json()) as { id: string; status: string }[];
+      expect(listed.find((c) => c.id === world.connectionId)?.status).toBe('active');
 
-      proxy.mode = 'up';
-      await eventually(async () => (await store.connections.get(connectionId))!.failureCount === 0, 'the background refresher to recover the connection');
-      const recovered = (await store.connections.get(connectionId))!;
+      world.proxy.mode = 'up';
+      await eventually(async () => (await store.connections.get(world.connectionId))!.failureCount === 0, 'the background refresher to recover the connection');
+      const recovered = (await store.connections.get(world.connectionId))!;
       expect(recovered.nextAttemptAt).toBeNull();
-      const issued = proxy.refreshes().filter((e) => e.status === 200).at(-1)!.body!.access_token;
-      expect(openToken(setup.broker.ctx, recovered, 'access')).toBe(issued);
+      const issued = world.proxy.refreshes().filter((e) => e.status === 200).at(-1)!.body!.access_token;
+      expect(openToken(world.setup.broker.ctx, recovered, 'access')).toBe(issued);
 
-      const refreshes = proxy.refreshes().length;
-      const after = await credentials(setup);
+      const refreshes = world.proxy.refreshes().length;
+      const after = await credentials(world.setup);
       expect(after.status).toBe(200);
       expect(((await after.json()) as Credentials).access_token).toBe(issued);
-      expect(proxy.refreshes().length).toBe(refreshes);
+      expect(world.proxy.refreshes().length).toBe(refreshes);
     }, 60_000);
   });
 });

@@ -5,7 +5,7 @@ import { createClient } from '../../src/admin/clients.js';
 import { createUser } from '../../src/admin/users.js';
 import { openToken } from '../../src/broker/token-state.js';
 import { BrowserAgent } from '../helpers/browser-agent.js';
-import { api, closedPort, PROVIDER, registerProvider, startBrokerAndProvider, stopAll, TwoSiteBrowser, type BrokerSetup } from '../helpers/broker.js';
+import { api, closedPort, introspectAtProvider, postToProvider, PROVIDER, registerProvider, startBrokerAndProvider, stopAll, TwoSiteBrowser, type BrokerSetup } from '../helpers/broker.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 
 const START = `/api/v1/credentials/auth/${PROVIDER}?return_to=/done`;
@@ -72,26 +72,6 @@ async function startWorld(kind: 'sqlite' | 'postgres', name?: string): Promise<W
 async function register(world: World, extra: Record<string, unknown> = {}, name = PROVIDER): Promise<void> {
   const response = await registerProvider(world.setup, { token_data: world.tokenData(extra) }, name);
   expect(response.status, await response.clone().text()).toBe(201);
-}
-
-function basic(client: { client_id: string; client_secret: string }): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`;
-}
-
-/** Posts a form to the provider's endpoint as `client`. */
-async function atProvider(setup: BrokerSetup, path: string, client: { client_id: string; client_secret: string }, form: Record<string, string>): Promise<Response> {
-  return fetch(`${setup.provider.url}${path}`, {
-    method: 'POST',
-    headers: { authorization: basic(client), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form).toString(),
-  });
-}
-
-/** The provider's verdict on an access token, asked by its own confidential fixture client. */
-async function introspect(setup: BrokerSetup, token: string, as = setup.providerFixture.confidential): Promise<Record<string, unknown>> {
-  const response = await atProvider(setup, '/oauth/introspect', as, { token });
-  expect(response.status).toBe(200);
-  return (await response.json()) as Record<string, unknown>;
 }
 
 async function credentials(setup: BrokerSetup, query: string, name = PROVIDER): Promise<Response> {
@@ -200,7 +180,7 @@ describe.each(DATABASE_KINDS)('broker browser flows (broker on %s)', (kind) => {
         expect.objectContaining({ token_type: 'Bearer', scopes: ['read:projects', 'write:projects'], connection_id: connection!.id, expires_at: connection!.expires_at }),
       );
       expect(creds.expires_in).toBeGreaterThan(0);
-      expect(await introspect(setup, creds.access_token as string)).toMatchObject({
+      expect(await introspectAtProvider(setup, creds.access_token as string)).toMatchObject({
         active: true,
         client_id: setup.client.client_id,
         sub: setup.providerFixture.user.id,
@@ -365,12 +345,12 @@ describe.each(DATABASE_KINDS)('broker browser flows (broker on %s)', (kind) => {
       expect(second.access_token).not.toBe(first.access_token);
       expect(second.connection_id).toBe(first.connection_id);
       expect(world!.tokenRequests()).toBe(2);
-      expect(await introspect(setup, second.access_token)).toMatchObject({ active: true });
+      expect(await introspectAtProvider(setup, second.access_token)).toMatchObject({ active: true });
       // The rotated refresh token was stored by the time the access token was handed out.
       const secondRefresh = await storedRefreshToken(setup, first.connection_id);
       expect(secondRefresh).not.toBe(firstRefresh);
-      expect(await introspect(setup, secondRefresh!, setup.client)).toMatchObject({ active: true });
-      expect(await introspect(setup, firstRefresh!, setup.client)).toEqual({ active: false });
+      expect(await introspectAtProvider(setup, secondRefresh!, setup.client)).toMatchObject({ active: true });
+      expect(await introspectAtProvider(setup, firstRefresh!, setup.client)).toEqual({ active: false });
 
       // So the next refresh works too.
       world!.advance(3400_000);
@@ -378,7 +358,7 @@ describe.each(DATABASE_KINDS)('broker browser flows (broker on %s)', (kind) => {
       expect(third.access_token).not.toBe(second.access_token);
       expect(third.connection_id).toBe(first.connection_id);
       expect(world!.tokenRequests()).toBe(3);
-      expect(await introspect(setup, third.access_token)).toMatchObject({ active: true });
+      expect(await introspectAtProvider(setup, third.access_token)).toMatchObject({ active: true });
       expect(await connections(setup)).toEqual([expect.objectContaining({ id: first.connection_id, status: 'active' })]);
     });
 
@@ -409,7 +389,7 @@ describe.each(DATABASE_KINDS)('broker browser flows (broker on %s)', (kind) => {
       expect(creds.status).toBe(200);
       const body = (await creds.json()) as { access_token: string; connection_id: string };
       expect(body.connection_id).toBe(before!.id);
-      expect(await introspect(setup, body.access_token)).toMatchObject({ active: true });
+      expect(await introspectAtProvider(setup, body.access_token)).toMatchObject({ active: true });
     });
   });
 
@@ -461,8 +441,8 @@ describe.each(DATABASE_KINDS)('broker browser flows (broker on %s)', (kind) => {
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({ success: true, provider_revoked: true });
       expect(await connections(setup)).toEqual([]);
-      expect(await introspect(setup, creds.access_token)).toEqual({ active: false });
-      const refresh = await atProvider(setup, '/oauth/token', setup.client, { grant_type: 'refresh_token', refresh_token: refreshToken! });
+      expect(await introspectAtProvider(setup, creds.access_token)).toEqual({ active: false });
+      const refresh = await postToProvider(setup, '/oauth/token', setup.client, { grant_type: 'refresh_token', refresh_token: refreshToken! });
       expect(refresh.status).toBe(400);
       expect(await refresh.json()).toMatchObject({ error: 'invalid_grant' });
       expect((await credentials(setup, `user_id=${userId}`)).status).toBe(404);
@@ -563,7 +543,7 @@ describe.each(DATABASE_KINDS)('broker browser flows (broker on %s)', (kind) => {
       expect(first.status).toBe(200);
       const token = (await first.json()) as { access_token: string; connection_id: string; scopes: string[] };
       expect(token.scopes).toEqual(['read:projects']);
-      expect(await introspect(setup, token.access_token)).toMatchObject({ active: true, client_id: machine.client_id, scope: 'read:projects' });
+      expect(await introspectAtProvider(setup, token.access_token)).toMatchObject({ active: true, client_id: machine.client_id, scope: 'read:projects' });
       const cached = (await (await credentials(setup, '')).json()) as { access_token: string };
       expect(cached.access_token).toBe(token.access_token);
       expect(world!.tokenRequests()).toBe(1);
@@ -578,7 +558,7 @@ describe.each(DATABASE_KINDS)('broker browser flows (broker on %s)', (kind) => {
       expect(renewed.access_token).not.toBe(token.access_token);
       expect(renewed.connection_id).toBe(token.connection_id);
       expect(world!.tokenRequests()).toBe(2);
-      expect(await introspect(setup, renewed.access_token)).toMatchObject({ active: true });
+      expect(await introspectAtProvider(setup, renewed.access_token)).toMatchObject({ active: true });
     });
   });
 
@@ -609,7 +589,7 @@ describe.each(DATABASE_KINDS)('broker browser flows (broker on %s)', (kind) => {
       expect(done.headers.get('location')).toBe('/done');
       const creds = await credentials(setup, `user_id=${setup.brokerFixture.user.id}`, NAME);
       expect(creds.status).toBe(200);
-      expect(await introspect(setup, ((await creds.json()) as { access_token: string }).access_token)).toMatchObject({ active: true });
+      expect(await introspectAtProvider(setup, ((await creds.json()) as { access_token: string }).access_token)).toMatchObject({ active: true });
     });
 
     it('refuses a callback whose iss was altered or dropped (RFC 9207), consuming nothing', async () => {

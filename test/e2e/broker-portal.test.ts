@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BrowserAgent } from '../helpers/browser-agent.js';
-import { api, PROVIDER, registerProvider, startBrokerAndProvider, stopAll, TwoSiteBrowser, type BrokerSetup } from '../helpers/broker.js';
+import { api, introspectAtProvider, PROVIDER, registerProvider, startBrokerAndProvider, stopAll, TwoSiteBrowser, type BrokerSetup } from '../helpers/broker.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 
 const PARTNER_RETURN = 'https://partner.example/integrations/done?step=3';
@@ -10,21 +10,6 @@ interface PortalConnection {
   status: string;
   user_id: string | null;
   oauth2RedirectUrl: string | null;
-}
-
-/** The provider's verdict on an access token, asked by its own confidential fixture client. */
-async function introspect(setup: BrokerSetup, token: string): Promise<Record<string, unknown>> {
-  const { client_id, client_secret } = setup.providerFixture.confidential;
-  const response = await fetch(`${setup.provider.url}/oauth/introspect`, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${encodeURIComponent(client_id)}:${encodeURIComponent(client_secret)}`).toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({ token }).toString(),
-  });
-  expect(response.status).toBe(200);
-  return (await response.json()) as Record<string, unknown>;
 }
 
 async function createConnection(setup: BrokerSetup, body: Record<string, unknown>): Promise<PortalConnection> {
@@ -99,7 +84,7 @@ describe.each(DATABASE_KINDS)('broker partner portal (broker on %s)', (kind) => 
     expect(token.status).toBe(200);
     const creds = (await token.json()) as { access_token: string; connection_id: string };
     expect(creds.connection_id).toBe(created.id);
-    expect(await introspect(setup, creds.access_token)).toMatchObject({ active: true, sub: setup.providerFixture.user.id });
+    expect(await introspectAtProvider(setup, creds.access_token)).toMatchObject({ active: true, sub: setup.providerFixture.user.id });
     // The same connection through the provider-name API.
     const byName = await api(setup, `/api/v1/credentials/oauth/connections/${PROVIDER}/token?user_id=customer-42`);
     expect(((await byName.json()) as { connection_id: string }).connection_id).toBe(created.id);

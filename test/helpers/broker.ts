@@ -52,24 +52,47 @@ export async function stopAll(setup: BrokerSetup | undefined): Promise<void> {
   await setup?.provider.stop();
 }
 
-/** Registers the provider Latchkey in the broker through the REST API (the catalog's `latchkey` entry). */
+/** The register body for the provider Latchkey by its URLs, with the broker's client there; `tokenUrl` may put a proxy in front. */
+export function registrationBody(setup: BrokerSetup, name = PROVIDER, tokenUrl = `${setup.provider.url}/oauth/token`) {
+  return {
+    provider_name: name,
+    client_id: setup.client.client_id,
+    client_secret: setup.client.client_secret,
+    token_data: {
+      authorize_url: `${setup.provider.url}/oauth/authorize`,
+      token_url: tokenUrl,
+      revoke_url: `${setup.provider.url}/oauth/revoke`,
+      scopes: ['read:projects'],
+    },
+  };
+}
+
+/** Registers the provider Latchkey in the broker through the REST API. */
 export async function registerProvider(setup: BrokerSetup, extra: Record<string, unknown> = {}, name = PROVIDER): Promise<Response> {
   return fetch(`${setup.broker.url}/api/v1/credentials/oauth/register`, {
     method: 'POST',
     headers: { authorization: `Bearer ${setup.brokerFixture.apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      provider_name: name,
-      client_id: setup.client.client_id,
-      client_secret: setup.client.client_secret,
-      token_data: {
-        authorize_url: `${setup.provider.url}/oauth/authorize`,
-        token_url: `${setup.provider.url}/oauth/token`,
-        revoke_url: `${setup.provider.url}/oauth/revoke`,
-        scopes: ['read:projects'],
-      },
-      ...extra,
-    }),
+    body: JSON.stringify({ ...registrationBody(setup, name), ...extra }),
   });
+}
+
+type ClientCredentials = { client_id: string; client_secret: string };
+
+/** Posts a form to the provider's endpoint as `client` (Basic, each part form-encoded first). */
+export async function postToProvider(setup: BrokerSetup, path: string, client: ClientCredentials, form: Record<string, string>): Promise<Response> {
+  const basic = Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64');
+  return fetch(`${setup.provider.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
+}
+
+/** The provider's verdict on an access token, asked by its own confidential fixture client. */
+export async function introspectAtProvider(setup: BrokerSetup, token: string, as: ClientCredentials = setup.providerFixture.confidential): Promise<Record<string, unknown>> {
+  const response = await postToProvider(setup, '/oauth/introspect', as, { token });
+  expect(response.status).toBe(200);
+  return (await response.json()) as Record<string, unknown>;
 }
 
 /**

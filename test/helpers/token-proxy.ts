@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { expect } from 'vitest';
-import { api, PROVIDER, TwoSiteBrowser, type BrokerSetup } from './broker.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import type { Config } from '../../src/config.js';
+import { api, PROVIDER, registrationBody, startBrokerAndProvider, stopAll, TwoSiteBrowser, type BrokerSetup } from './broker.js';
 
 /** One request that reached the proxy's token endpoint, and what it was answered. */
 export interface TokenExchange {
@@ -132,20 +133,7 @@ export class TokenProxy {
  * and revoke go straight to it), connects alice through the browser flow and returns the connection.
  */
 export async function connectThroughProxy(setup: BrokerSetup, proxy: TokenProxy): Promise<{ connectionId: string; browser: TwoSiteBrowser }> {
-  const registered = await api(setup, '/api/v1/credentials/oauth/register', {
-    method: 'POST',
-    body: JSON.stringify({
-      provider_name: PROVIDER,
-      client_id: setup.client.client_id,
-      client_secret: setup.client.client_secret,
-      token_data: {
-        authorize_url: `${setup.provider.url}/oauth/authorize`,
-        token_url: proxy.tokenUrl,
-        revoke_url: `${setup.provider.url}/oauth/revoke`,
-        scopes: ['read:projects'],
-      },
-    }),
-  });
+  const registered = await api(setup, '/api/v1/credentials/oauth/register', { method: 'POST', body: JSON.stringify(registrationBody(setup, PROVIDER, proxy.tokenUrl)) });
   expect(registered.status, await registered.clone().text()).toBe(201);
   const browser = new TwoSiteBrowser(setup);
   await browser.signInAtBroker();
@@ -153,4 +141,40 @@ export async function connectThroughProxy(setup: BrokerSetup, proxy: TokenProxy)
   expect(done.status, await done.clone().text()).toBe(302);
   const [connection] = (await (await api(setup, `/api/v1/credentials/oauth/connections?user_id=${setup.brokerFixture.user.id}`)).json()) as { id: string }[];
   return { connectionId: connection!.id, browser };
+}
+
+export interface ProxiedBroker {
+  readonly setup: BrokerSetup;
+  readonly proxy: TokenProxy;
+  readonly connectionId: string;
+}
+
+/**
+ * For the calling suite: a broker and a provider whose token endpoint is behind a proxy, with alice
+ * connected through it, started once before its tests and stopped after them.
+ */
+export function useProxiedBroker(kind: 'sqlite' | 'postgres', configure: (config: Config) => void): ProxiedBroker {
+  let setup: BrokerSetup | undefined;
+  let proxy: TokenProxy | undefined;
+  let connectionId: string | undefined;
+  beforeAll(async () => {
+    setup = await startBrokerAndProvider(kind, { broker: { configure } });
+    proxy = await TokenProxy.start(setup.provider.url);
+    ({ connectionId } = await connectThroughProxy(setup, proxy));
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await stopAll(setup);
+  });
+  return {
+    get setup() {
+      return setup!;
+    },
+    get proxy() {
+      return proxy!;
+    },
+    get connectionId() {
+      return connectionId!;
+    },
+  };
 }

@@ -1,12 +1,12 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { KyselyStore } from '../../src/store/kysely-store.js';
 import { openStore } from '../../src/store/open.js';
 import type { Database } from '../../src/store/schema.js';
 import type { PurgeRetention, Store } from '../../src/store/store.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+import { createTestDatabase, DATABASE_KINDS } from '../helpers/databases.js';
 import {
   accessTokenRecord,
   apiKeyRecord,
@@ -25,6 +25,7 @@ import {
   NOW,
   oauthStateRecord,
   race,
+  useStore,
   refreshTokenRecord,
   SECOND,
   sessionRecord,
@@ -93,37 +94,13 @@ async function raceInProcesses(url: string, perProcess: Call[][]): Promise<unkno
 }
 
 describe.each(DATABASE_KINDS)('store on %s', (kind) => {
-  const opened: KyselyStore[] = [];
-  const databases: TestDatabase[] = [];
-  let database: TestDatabase;
+  const harness = useStore(kind);
   let store: KyselyStore;
-
-  async function open(): Promise<KyselyStore> {
-    const s = await openStore(database.url);
-    opened.push(s);
-    return s;
-  }
-
-  /** Stores on the test's database with their own connections (SQLite) or pools (PostgreSQL). */
-  async function peers(n = PEERS): Promise<KyselyStore[]> {
-    const stores = [store];
-    // One at a time: opening runs the migrator, which is not meant to race itself.
-    while (stores.length < n) stores.push(await open());
-    return stores;
-  }
-
-  async function cleanUp(): Promise<void> {
-    await Promise.all(opened.splice(0).map((s) => s.close()));
-    await Promise.all(databases.splice(0).map((d) => d.drop()));
-  }
-
-  beforeEach(async () => {
-    database = await createTestDatabase(kind);
-    databases.push(database);
-    store = await open();
+  // useStore's own beforeEach, registered first, has opened the test's store by now.
+  beforeEach(() => {
+    store = harness.store;
   });
-  afterEach(cleanUp);
-  afterAll(cleanUp);
+  const peers = (n = PEERS) => harness.peers(n);
 
   it('reports its dialect', () => {
     expect(store.dialect).toBe(kind);
@@ -132,14 +109,17 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
   it('migrates a second database next to a live one (on PostgreSQL: another schema of the same database)', async () => {
     await store.users.create(userRecord());
     const second = await createTestDatabase(kind);
-    databases.push(second);
     const other = await openStore(second.url);
-    opened.push(other);
-    expect(await other.users.list()).toEqual([]);
-    const user = userRecord();
-    await other.users.create(user);
-    expect(await other.users.list()).toEqual([user]);
-    expect(await store.users.list()).toHaveLength(1);
+    try {
+      expect(await other.users.list()).toEqual([]);
+      const user = userRecord();
+      await other.users.create(user);
+      expect(await other.users.list()).toEqual([user]);
+      expect(await store.users.list()).toHaveLength(1);
+    } finally {
+      await other.close();
+      await second.drop();
+    }
   });
 
   describe('apis', () => {
@@ -924,7 +904,7 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       const perProcess = Array.from({ length: PROCESSES }, (_, p) =>
         things.flatMap((thing) => Array.from({ length: CALLS_EACH }, (_, c) => call(thing, p * CALLS_EACH + c))),
       );
-      const results = await raceInProcesses(database.url, perProcess);
+      const results = await raceInProcesses(harness.database.url, perProcess);
       const resultsFor = (thing: (typeof things)[number]) =>
         results.flatMap((answers) => answers.slice(things.indexOf(thing) * CALLS_EACH, (things.indexOf(thing) + 1) * CALLS_EACH));
 
