@@ -28,7 +28,41 @@ export interface Config {
   refreshTokenTtlSeconds: number;
   codeTtlSeconds: number;
   sessionTtlSeconds: number;
+  /**
+   * How long a consumed refresh token may be presented again and receive the same successor pair
+   * (a client retrying after a timeout, two tabs refreshing at once); 0 turns the window off.
+   */
+  refreshReuseGraceSeconds: number;
+  /** Which clients must send PKCE with the authorization code grant (RFC 9700 §2.1.1). */
+  requirePkce: 'public' | 'all';
+  /** Serve Prometheus metrics at /metrics. */
+  metrics: boolean;
+  rateLimits: RateLimits;
+  http: HttpLimits;
   broker: BrokerTiming;
+}
+
+/**
+ * Failed authentications allowed per window before requests are answered 429: at the token,
+ * revocation and introspection endpoints (per client id and per address) and the management APIs
+ * (per address). Sign-in has its own, stricter limits.
+ */
+export interface RateLimits {
+  clientFailures: number;
+  addressFailures: number;
+  windowSeconds: number;
+}
+
+/** Bounds on how long a connection may take, so a stalled client cannot hold the server. */
+export interface HttpLimits {
+  /** The whole request, headers and body. */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  /** A connection with no traffic at all. */
+  idleTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** How long shutdown waits for requests in progress before closing their connections. */
+  shutdownTimeoutMs: number;
 }
 
 /** The broker's clocks; fixed by the SPEC, and shortened only by tests. */
@@ -58,6 +92,14 @@ export interface RawSettings {
   signingAlg?: string | undefined;
   logLevel?: string | undefined;
   trustProxy?: string | undefined;
+  refreshReuseGrace?: string | undefined;
+  requirePkce?: string | undefined;
+  metrics?: string | undefined;
+  rateLimitClient?: string | undefined;
+  rateLimitAddress?: string | undefined;
+  rateLimitWindow?: string | undefined;
+  requestTimeout?: string | undefined;
+  shutdownTimeout?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -74,7 +116,43 @@ const ENV_NAMES: Record<keyof RawSettings, string> = {
   signingAlg: 'LATCHKEY_SIGNING_ALG',
   logLevel: 'LATCHKEY_LOG_LEVEL',
   trustProxy: 'LATCHKEY_TRUST_PROXY',
+  refreshReuseGrace: 'LATCHKEY_REFRESH_REUSE_GRACE',
+  requirePkce: 'LATCHKEY_REQUIRE_PKCE',
+  metrics: 'LATCHKEY_METRICS',
+  rateLimitClient: 'LATCHKEY_RATE_LIMIT_CLIENT',
+  rateLimitAddress: 'LATCHKEY_RATE_LIMIT_ADDRESS',
+  rateLimitWindow: 'LATCHKEY_RATE_LIMIT_WINDOW',
+  requestTimeout: 'LATCHKEY_REQUEST_TIMEOUT',
+  shutdownTimeout: 'LATCHKEY_SHUTDOWN_TIMEOUT',
 };
+
+/** A whole number in `[min, max]` written in digits only, or a ConfigError naming the flag. */
+function wholeNumber(value: string, flag: string, min: number, max: number): number {
+  const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw new ConfigError(`--${flag} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/**
+ * The connection bounds from the two settings an operator picks: the whole request's time, which
+ * also bounds headers (a third of it, at most 10 s) and idleness, and shutdown's wait.
+ */
+function httpLimits(requestSeconds: number, shutdownSeconds: number): HttpLimits {
+  const requestTimeoutMs = requestSeconds * 1000;
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs: Math.min(10_000, Math.max(1_000, Math.floor(requestTimeoutMs / 3))),
+    idleTimeoutMs: requestTimeoutMs,
+    keepAliveTimeoutMs: 5_000,
+    shutdownTimeoutMs: shutdownSeconds * 1000,
+  };
+}
+
+function parseSwitch(value: string, flag: string): boolean {
+  if (value === 'true' || value === 'on' || value === '1') return true;
+  if (value === 'false' || value === 'off' || value === '0') return false;
+  throw new ConfigError(`--${flag} must be true or false`);
+}
 
 /** Digits only: a bare coercion would also read ' ' as 0, '0x50' as 80 and '1e3' as 1000. */
 const portSchema = z.string().regex(/^[0-9]{1,5}$/).transform(Number).pipe(z.number().int().min(0).max(65535));
@@ -149,6 +227,9 @@ export function resolveConfig(flags: RawSettings, env: NodeJS.ProcessEnv, cores:
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   }
 
+  const requirePkce = pick('requirePkce') ?? 'public';
+  if (requirePkce !== 'public' && requirePkce !== 'all') throw new ConfigError('--require-pkce must be "public" or "all"');
+
   const issuerRaw = pick('issuer');
   return {
     port,
@@ -166,6 +247,18 @@ export function resolveConfig(flags: RawSettings, env: NodeJS.ProcessEnv, cores:
     refreshTokenTtlSeconds: 30 * 24 * 3600,
     codeTtlSeconds: 60,
     sessionTtlSeconds: 8 * 3600,
+    refreshReuseGraceSeconds: wholeNumber(pick('refreshReuseGrace') ?? '0', 'refresh-reuse-grace', 0, 300),
+    requirePkce,
+    metrics: parseSwitch(pick('metrics') ?? 'true', 'metrics'),
+    rateLimits: {
+      clientFailures: wholeNumber(pick('rateLimitClient') ?? '20', 'rate-limit-client', 1, 1_000_000),
+      addressFailures: wholeNumber(pick('rateLimitAddress') ?? '100', 'rate-limit-address', 1, 1_000_000),
+      windowSeconds: wholeNumber(pick('rateLimitWindow') ?? '60', 'rate-limit-window', 1, 86_400),
+    },
+    http: httpLimits(
+      wholeNumber(pick('requestTimeout') ?? '30', 'request-timeout', 1, 3600),
+      wholeNumber(pick('shutdownTimeout') ?? '10', 'shutdown-timeout', 0, 3600),
+    ),
     broker: {
       refreshLockMs: 30_000,
       refreshIntervalMs: 10_000,

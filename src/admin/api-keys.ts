@@ -1,6 +1,6 @@
 import { hashSecret, newId, newSecret } from '../crypto/secrets.js';
 import type { ApiKeyRecord } from '../store/records.js';
-import { AdminError, iso, type AdminContext } from './context.js';
+import { AdminError, auditChange, iso, type AdminContext } from './context.js';
 
 export interface ApiKeyView {
   id: string;
@@ -17,6 +17,7 @@ export async function createApiKey(ctx: AdminContext, input: { name: string }): 
   const key = newSecret('apiKey');
   const record: ApiKeyRecord = { id: newId('ak_'), name, keyHash: hashSecret(key), createdAt: ctx.now() };
   await ctx.store.apiKeys.create(record);
+  await auditChange(ctx, 'api_key.created', { detail: { api_key_id: record.id, name } });
   return { ...apiKeyView(record), key };
 }
 
@@ -26,5 +27,6 @@ export async function listApiKeys(ctx: AdminContext): Promise<ApiKeyView[]> {
 
 export async function deleteApiKey(ctx: AdminContext, id: string): Promise<{ id: string; deleted: true }> {
   if (!(await ctx.store.apiKeys.delete(id))) throw new AdminError('not_found', `no API key ${id}`);
+  await auditChange(ctx, 'api_key.deleted', { detail: { api_key_id: id } });
   return { id, deleted: true };
 }

@@ -3,7 +3,7 @@ import { hashSecret, newId, newSecret } from '../crypto/secrets.js';
 import type { ClientAuthMethod, ClientRecord, GrantType } from '../store/records.js';
 import { GRANT_TYPES } from '../server/grants/registry.js';
 import { definedScopes } from '../server/resource.js';
-import { AdminError, iso, type AdminContext } from './context.js';
+import { AdminError, auditChange, iso, type AdminContext } from './context.js';
 
 export interface ClientView {
   client_id: string;
@@ -87,8 +87,11 @@ export async function createClient(
     ...checked,
     createdAt: now,
     updatedAt: now,
+    previousSecretHash: null,
+    previousSecretExpiresAt: null,
   };
   await ctx.store.clients.create(client);
+  await auditChange(ctx, 'client.created', { clientId: client.id, detail: { name: client.name, public: client.isPublic } });
   return { ...clientView(client), ...(secret !== undefined && { client_secret: secret }) };
 }
 
@@ -120,16 +123,37 @@ export async function updateClient(ctx: AdminContext, id: string, patch: Partial
   return clientView(updated);
 }
 
-/** Replaces the secret; the old one stops working at once. Shown once, like at creation. */
-export async function rotateClientSecret(ctx: AdminContext, id: string): Promise<{ client_id: string; client_secret: string }> {
+/** The longest a previous secret may stay valid after a rotation. */
+export const MAX_SECRET_GRACE_SECONDS = 30 * 24 * 3600;
+
+/**
+ * Replaces the secret, shown once like at creation. The old one stops working at once, or after
+ * `graceSeconds`, so that an operator can roll the new secret out before the old one dies.
+ */
+export async function rotateClientSecret(
+  ctx: AdminContext,
+  id: string,
+  graceSeconds = 0,
+): Promise<{ client_id: string; client_secret: string; previous_secret_expires_at: string | null }> {
+  if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_SECRET_GRACE_SECONDS) {
+    throw new AdminError('invalid_request', `the grace period must be a whole number of seconds from 0 to ${MAX_SECRET_GRACE_SECONDS}`);
+  }
   const client = await findClient(ctx, id);
   if (client.isPublic) throw new AdminError('invalid_request', 'a public client has no secret to rotate');
   const secret = newSecret('clientSecret');
-  await ctx.store.clients.update(id, { secretHash: hashSecret(secret) }, ctx.now());
-  return { client_id: id, client_secret: secret };
+  const now = ctx.now();
+  const previousSecretExpiresAt = graceSeconds > 0 ? now + graceSeconds * 1000 : null;
+  await ctx.store.clients.update(
+    id,
+    { secretHash: hashSecret(secret), previousSecretHash: previousSecretExpiresAt === null ? null : client.secretHash, previousSecretExpiresAt },
+    now,
+  );
+  await auditChange(ctx, 'client.secret_rotated', { clientId: id, detail: { grace_seconds: graceSeconds } });
+  return { client_id: id, client_secret: secret, previous_secret_expires_at: iso(previousSecretExpiresAt) };
 }
 
 export async function deleteClient(ctx: AdminContext, id: string): Promise<{ client_id: string; deleted: true }> {
   if (!(await ctx.store.clients.delete(id))) throw new AdminError('not_found', `no client ${id}`);
+  await auditChange(ctx, 'client.deleted', { clientId: id });
   return { client_id: id, deleted: true };
 }

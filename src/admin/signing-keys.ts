@@ -1,6 +1,6 @@
 import { SIGNING_ALGS, type SigningAlg } from '../config.js';
 import { signingKeyPublishMs } from '../server/context.js';
-import { AdminError, iso, type AdminContext } from './context.js';
+import { AdminError, auditChange, iso, type AdminContext } from './context.js';
 
 export interface SigningKeyView {
   kid: string;
@@ -33,5 +33,6 @@ export async function rotateSigningKeys(ctx: AdminContext, alg?: string): Promis
   const chosen = alg ?? current?.alg ?? ctx.config.signingAlg;
   if (!(SIGNING_ALGS as readonly string[]).includes(chosen)) throw new AdminError('invalid_request', `the algorithm must be one of ${SIGNING_ALGS.join(', ')}`);
   const key = await ctx.keys.rotate(chosen as SigningAlg, ctx.now());
+  await auditChange(ctx, 'key.rotated', { detail: { kid: key.kid, alg: key.alg, previous_kid: current?.kid ?? null } });
   return { kid: key.kid, alg: key.alg };
 }

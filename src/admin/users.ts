@@ -1,7 +1,7 @@
 import { hashPassword } from '../crypto/password.js';
 import { newId } from '../crypto/secrets.js';
 import type { UserRecord } from '../store/records.js';
-import { AdminError, iso, isUniqueViolation, type AdminContext } from './context.js';
+import { AdminError, auditChange, iso, isUniqueViolation, type AdminContext } from './context.js';
 
 export interface UserView {
   id: string;
@@ -30,6 +30,7 @@ export async function createUser(ctx: AdminContext, input: { username: string; p
     if (isUniqueViolation(err)) throw new AdminError('conflict', `user ${input.username} exists already`);
     throw err;
   }
+  await auditChange(ctx, 'user.created', { userId: user.id, detail: { username: user.username, admin: user.isAdmin } });
   return userView(user);
 }
 
@@ -42,5 +43,6 @@ export async function deleteUser(ctx: AdminContext, idOrUsername: string): Promi
   const user = (await ctx.store.users.get(idOrUsername)) ?? (await ctx.store.users.getByUsername(idOrUsername));
   if (!user) throw new AdminError('not_found', `no user ${idOrUsername}`);
   await ctx.store.users.delete(user.id, ctx.now());
+  await auditChange(ctx, 'user.deleted', { userId: user.id, detail: { username: user.username } });
   return { id: user.id, deleted: true };
 }

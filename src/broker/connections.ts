@@ -1,3 +1,4 @@
+import { recordAudit, type Actor } from '../server/audit.js';
 import { newId, randomToken, hashSecret } from '../crypto/secrets.js';
 import type { ServerContext } from '../server/context.js';
 import type { ConnectionFilter } from '../store/broker-store.js';
@@ -30,7 +31,7 @@ export async function findConnection(ctx: ServerContext, providerName: string, u
  * `token_type_hint`), then deletes it here whatever the provider said. `provider_revoked` is true
  * only when the provider confirmed every revocation.
  */
-export async function revokeConnection(ctx: ServerContext, connection: ConnectionRecord): Promise<{ provider_revoked: boolean }> {
+export async function revokeConnection(ctx: ServerContext, connection: ConnectionRecord, by: Actor): Promise<{ provider_revoked: boolean }> {
   const provider = await ctx.store.providers.get(connection.providerId);
   let providerRevoked = false;
   if (provider?.revokeUrl && connection.accessTokenSealed !== null) {
@@ -60,7 +61,12 @@ export async function revokeConnection(ctx: ServerContext, connection: Connectio
   }
   const now = ctx.now();
   await ctx.store.transaction(async (tx) => {
-    if (await tx.connections.delete(connection.id)) await recordEvent(tx, 'connection.revoked', connection, now);
+    if (!(await tx.connections.delete(connection.id))) return;
+    await recordEvent(tx, 'connection.revoked', connection, now);
+    await recordAudit({ ...ctx, store: tx }, 'connection.revoked', by, {
+      userId: connection.userId,
+      detail: { connection_id: connection.id, provider: connection.providerName, app_id: connection.appId, provider_revoked: providerRevoked },
+    });
   });
   return { provider_revoked: providerRevoked };
 }

@@ -1,3 +1,4 @@
+import type { Actor } from '../server/audit.js';
 import { z } from 'zod';
 import { newId } from '../crypto/secrets.js';
 import type { ServerContext } from '../server/context.js';
@@ -131,12 +132,12 @@ export async function listProviders(ctx: ServerContext) {
 }
 
 /** Deletes a provider; with connections it needs `force`, which revokes each at the provider first. */
-export async function deleteProvider(ctx: ServerContext, providerId: string, force: boolean): Promise<{ success: true; message: string; connections_revoked: number }> {
+export async function deleteProvider(ctx: ServerContext, providerId: string, force: boolean, by: Actor): Promise<{ success: true; message: string; connections_revoked: number }> {
   const provider = await ctx.store.providers.get(providerId);
   if (!provider) throw new BrokerError('not_found', 'no such provider');
   const connections = await ctx.store.connections.list({ providerId });
   if (connections.length > 0 && !force) throw new BrokerError('provider_in_use', `the provider has ${connections.length} connection(s); delete it with force to revoke them too`);
-  for (const connection of connections) await revokeConnection(ctx, connection);
+  for (const connection of connections) await revokeConnection(ctx, connection, by);
   await ctx.store.providers.delete(providerId);
   return { success: true, message: `provider ${provider.name} deleted`, connections_revoked: connections.length };
 }

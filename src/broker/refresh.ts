@@ -102,14 +102,17 @@ export class Refresher {
     try {
       const tokens = await requestTokens(this.ctx, settings, connection.config, params);
       const now = this.ctx.now();
-      return await this.guardedWrite(lease, async (tx) => {
+      const refreshed = await this.guardedWrite(lease, async (tx) => {
         const updated = await tx.connections.update(connection.id, tokenColumns(this.ctx, settings, connection, tokens, now));
         if (!updated) throw new BrokerError('not_found', 'the connection was revoked during the refresh');
         return updated;
       });
+      this.ctx.metrics.brokerRefreshes.inc({ outcome: 'refreshed' });
+      return refreshed;
     } catch (err) {
       if (err instanceof LockLost) {
         logger.warn({ connectionId, fence: lease.fence }, 'refresh outlived its lock; its result was discarded');
+        this.ctx.metrics.brokerRefreshes.inc({ outcome: 'discarded' });
         const latest = await this.read(connectionId);
         if (!needsRefresh(latest, this.ctx.now())) return latest;
         throw new BrokerError('provider_unavailable', 'the refresh did not complete; try again');
@@ -121,6 +124,7 @@ export class Refresher {
         const failures = connection.failureCount + 1;
         const now = this.ctx.now();
         logger.warn({ connectionId, provider: provider.name, failures, reason: err.message }, 'refresh failed; will retry');
+        this.ctx.metrics.brokerRefreshes.inc({ outcome: 'failed' });
         await this.guardedWrite(lease, (tx) =>
           tx.connections.update(connection.id, {
             failureCount: failures,
@@ -144,6 +148,7 @@ export class Refresher {
       if (updated) await recordEvent(tx, 'connection.refresh_failed', updated, now);
     });
     this.ctx.logger.warn({ connectionId: connection.id, provider: connection.providerName }, 'connection needs to be authorized again');
+    this.ctx.metrics.brokerRefreshes.inc({ outcome: 'needs_reauth' });
     throw new BrokerError('needs_reauth', 'the connection must be authorized again');
   }
 

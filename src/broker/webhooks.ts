@@ -82,6 +82,7 @@ export async function deliverDueWebhooks(ctx: ServerContext): Promise<number> {
     }
     const now = ctx.now();
     const givenUp = error !== null && now - delivery.createdAt >= ctx.config.broker.webhookRetryForMs;
+    ctx.metrics.webhookDeliveries.inc({ outcome: error === null ? 'delivered' : givenUp ? 'failed' : 'retrying' });
     await ctx.store.webhooks.recordAttempt(delivery.id, {
       status: error === null ? 'delivered' : givenUp ? 'failed' : 'pending',
       attempts,

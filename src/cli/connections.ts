@@ -1,3 +1,4 @@
+import { CLI_ACTOR } from '../server/audit.js';
 import type { Command } from 'commander';
 import { createPortalConnection, credentialsFor, findConnection, getConnection, issuePortalLink, listConnections, revokeConnection } from '../broker/connections.js';
 import { BrokerError } from '../broker/errors.js';
@@ -91,7 +92,7 @@ export function registerConnectionCommands(program: Command): void {
     .action(async (name: string, opts: ConnectionOptions) => {
       const result = await withContext(opts, async (ctx) => {
         const connection = await findConnection(ctx, name, opts.userId ?? null, opts.appId ?? null);
-        const { provider_revoked } = await revokeConnection(ctx, connection);
+        const { provider_revoked } = await revokeConnection(ctx, connection, CLI_ACTOR);
         return { success: true, id: connection.id, provider_revoked };
       });
       emit(opts, result, printRecord);

@@ -1,8 +1,9 @@
+import { CLI_ACTOR } from '../server/audit.js';
 import type { Command } from 'commander';
 import { BrokerError } from '../broker/errors.js';
 import { deleteProvider, listProviders, parseRegisterBody, registerProvider } from '../broker/providers.js';
 import { withContext, type StoreOptions } from './context.js';
-import { collect, storeOptions } from './options.js';
+import { collect, collectWords, storeOptions } from './options.js';
 import { emit, printRecord, printTable } from './output.js';
 
 interface ConfigureOptions extends StoreOptions {
@@ -47,7 +48,7 @@ export function registerProviderCommands(program: Command): void {
     .option('--token-url <url>', 'token endpoint (not needed for catalog providers)')
     .option('--revoke-url <url>', 'RFC 7009 revocation endpoint')
     .option('--provider-issuer <url>', 'read the endpoints from this issuer’s metadata (RFC 8414 / OpenID discovery)')
-    .option('--scope <scope>', 'a scope to request; repeat for more', collect)
+    .option('--scope <scope>', 'a scope to request; repeat for more', collectWords('--scope'))
     .option('--scope-separator <sep>', 'how scopes are joined: " " (default), "," or "+"')
     .option('--redirect-uri <url>', 'default <issuer>/api/v1/credentials/auth/callback/<name>')
     .option('--grant-type <grant>', 'authorization_code (default) or client_credentials')
@@ -96,7 +97,7 @@ export function registerProviderCommands(program: Command): void {
       const result = await withContext(opts, async (ctx) => {
         const provider = await ctx.store.providers.find(name, opts.appId ?? null);
         if (!provider) throw new BrokerError('not_found', `no provider named ${name}${opts.appId ? ` for app ${opts.appId}` : ''}`);
-        return deleteProvider(ctx, provider.id, opts.force ?? false);
+        return deleteProvider(ctx, provider.id, opts.force ?? false, CLI_ACTOR);
       });
       emit(opts, result, printRecord);
     });

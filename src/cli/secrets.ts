@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { auditChange } from '../admin/context.js';
 import { resealAll } from '../admin/secrets.js';
 import { withContext, type StoreOptions } from './context.js';
 import { storeOptions } from './options.js';
@@ -9,7 +10,11 @@ export function registerSecretCommands(program: Command): void {
 
   storeOptions(secrets.command('rotate').description('re-seal every secret under the newest master key (the last of LATCHKEY_MASTER_KEY)')).action(
     async (opts: StoreOptions) => {
-      const report = await withContext(opts, (ctx) => resealAll(ctx.store, ctx.masterKeys));
+      const report = await withContext(opts, async (ctx) => {
+        const resealed = await resealAll(ctx.store, ctx.masterKeys);
+        await auditChange(ctx, 'secrets.rotated', { detail: { master_key_id: resealed.master_key_id, resealed: resealed.resealed } });
+        return resealed;
+      });
       emit(opts, report, (r) => printRecord({ master_key_id: r.master_key_id, resealed: r.resealed, skipped: r.skipped, ...r.by_column }));
     },
   );

@@ -1,16 +1,16 @@
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { issuerWasGiven, resolveConfig, type RawSettings } from '../config.js';
+import { ConfigError, issuerWasGiven, resolveConfig, type RawSettings } from '../config.js';
 import { createLogger } from '../runtime/logger.js';
 import { serve } from '../runtime/serve.js';
 import { openStore } from '../store/open.js';
-import { cliConfig, type StoreOptions } from './context.js';
+import { cliConfig, noticingNewDatabase, type StoreOptions } from './context.js';
 import { storeOptions } from './options.js';
 import { emit } from './output.js';
 
 export function registerServeCommands(program: Command): void {
   program
-    .command('serve', { isDefault: true })
+    .command('serve')
     .description('run the server (applies pending migrations first)')
     .option('--port <port>', 'HTTP port; 0 picks a free one (env LATCHKEY_PORT, default 8080)')
     .option('--host <host>', 'bind address (env LATCHKEY_HOST, default 127.0.0.1)')
@@ -24,11 +24,20 @@ export function registerServeCommands(program: Command): void {
     .option('--json', 'print the ready line as one JSON document')
     .action(async (opts: RawSettings & { json?: boolean }) => {
       const config = resolveConfig(opts, process.env, availableParallelism());
-      await serve(config, createLogger(config.logLevel), { issuerGiven: issuerWasGiven(opts, process.env), json: opts.json ?? false });
+      try {
+        await noticingNewDatabase(config.databaseUrl, () =>
+          serve(config, createLogger(config.logLevel), { issuerGiven: issuerWasGiven(opts, process.env), json: opts.json ?? false }),
+        );
+      } catch (err) {
+        // The commonest failure to start deserves one plain line rather than the system's error.
+        if ((err as { code?: unknown }).code !== 'EADDRINUSE') throw err;
+        throw new ConfigError(`port ${config.port} on ${config.host} is already in use; pass --port or set LATCHKEY_PORT`);
+      }
     });
 
   storeOptions(program.command('migrate').description('apply pending database migrations and exit')).action(async (opts: StoreOptions) => {
-    const store = await openStore(cliConfig(opts).databaseUrl);
+    const { databaseUrl } = cliConfig(opts);
+    const store = await noticingNewDatabase(databaseUrl, () => openStore(databaseUrl));
     await store.close();
     emit(opts, { migrated: true }, () => process.stdout.write('database is up to date\n'));
   });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createWebhook, deleteWebhook, listWebhooks, parseWebhookBody, webhookDeliveries } from '../broker/webhooks.js';
 import { withContext, type StoreOptions } from './context.js';
-import { collect, storeOptions } from './options.js';
+import { collectWords, storeOptions } from './options.js';
 import { emit, printRecord, printTable } from './output.js';
 
 export function registerWebhookCommands(program: Command): void {
@@ -9,7 +9,7 @@ export function registerWebhookCommands(program: Command): void {
 
   storeOptions(webhooks.command('create').description('register a receiver; its signing secret is shown once'))
     .requiredOption('--url <url>', 'where to POST events (https, or http on loopback)')
-    .option('--event <type>', 'an event to send (default: all); repeat for more', collect)
+    .option('--event <type>', 'an event to send (default: all); repeat for more', collectWords('--event'))
     .option('--secret <secret>', 'the signing secret to use (default: generated)')
     .action(async (opts: StoreOptions & { url: string; event?: string[]; secret?: string }) => {
       const body = parseWebhookBody({ url: opts.url, ...(opts.event && { events: opts.event }), ...(opts.secret && { secret: opts.secret }) });

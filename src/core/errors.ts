@@ -1,3 +1,17 @@
+/** Characters outside the set RFC 6749 §5.2 allows in `error_description` (%x20-21 / %x23-5B / %x5D-7E). */
+const OUTSIDE_DESCRIPTION_SET = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+
+/** A description as RFC 6749 §5.2 allows it: quotes become apostrophes, anything else outside the set `?`. */
+export function errorText(text: string): string {
+  return text.replace(/"/g, "'").replace(/\\/g, '/').replace(/§/g, 'section ').replace(OUTSIDE_DESCRIPTION_SET, '?');
+}
+
+/** Client input named in an error: shortened and quoted, so that no hostile text is echoed whole. */
+export function quoted(input: string, max = 40): string {
+  const shown = input.length > max ? `${input.slice(0, max)}...` : input;
+  return `'${errorText(shown).replace(/'/g, '?')}'`;
+}
+
 /**
  * One error type per RFC error code (RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
  * RFC 8707 §2, OpenID Connect Core §3.1.2.6). Each carries the HTTP status it is answered with; the
@@ -6,8 +20,11 @@
 export abstract class OAuthError extends Error {
   abstract readonly error: string;
   readonly status: number = 400;
-  constructor(readonly description: string) {
-    super(description);
+  readonly description: string;
+  constructor(description: string) {
+    const text = errorText(description);
+    super(text);
+    this.description = text;
   }
   toJSON(): { error: string; error_description: string } {
     return { error: this.error, error_description: this.description };
@@ -81,6 +98,18 @@ export class InsufficientScope extends OAuthError {
   readonly error = 'insufficient_scope';
   override readonly status = 403;
   constructor(description: string, readonly requiredScopes: string[]) {
+    super(description);
+  }
+}
+
+/**
+ * Too many failed attempts from one client or address (RFC 6749 §4.1.2.1's code, answered with 429
+ * and `Retry-After`, RFC 6585 §4).
+ */
+export class TemporarilyUnavailable extends OAuthError {
+  readonly error = 'temporarily_unavailable';
+  override readonly status = 429;
+  constructor(description: string, readonly retryAfterSeconds: number) {
     super(description);
   }
 }

@@ -1,4 +1,4 @@
-import { InvalidRequest } from './errors.js';
+import { InvalidRequest, quoted } from './errors.js';
 
 /** Parameters of an OAuth request, each present at most once (RFC 6749 §3.1, §3.2). */
 export type Params = Map<string, string>;
@@ -41,12 +41,12 @@ export function parseParams(encoded: string): ParsedParams {
 /** Refuses a request that repeated any parameter, naming the first. */
 export function rejectDuplicates(parsed: ParsedParams): Params {
   const [first] = parsed.duplicates;
-  if (first !== undefined) throw new InvalidRequest(`parameter "${first}" was sent more than once`);
+  if (first !== undefined) throw new InvalidRequest(`parameter ${quoted(first)} was sent more than once`);
   return parsed.single;
 }
 
 export function requireParam(params: Params, name: string): string {
   const value = params.get(name);
-  if (value === undefined) throw new InvalidRequest(`missing required parameter "${name}"`);
+  if (value === undefined) throw new InvalidRequest(`missing required parameter '${name}'`);
   return value;
 }

@@ -9,3 +9,13 @@ export function isSafeReturnTo(value: string): boolean {
   // eslint-disable-next-line no-control-regex
   return !/[\x00-\x1f\x7f]/.test(value);
 }
+
+const encoder = new TextEncoder();
+
+/**
+ * A path or URL made fit for a Location header: anything outside visible ASCII (spaces, Unicode) is
+ * percent-encoded as UTF-8, as a browser would send it. Existing `%XX` sequences are kept.
+ */
+export function locationHeaderValue(target: string): string {
+  return target.replace(/[^\x21-\x7e]/gu, (char) => [...encoder.encode(char)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}

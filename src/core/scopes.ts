@@ -1,4 +1,4 @@
-import { InvalidScope } from './errors.js';
+import { InvalidScope, quoted } from './errors.js';
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -12,7 +12,7 @@ export function parseScopeParam(value: string | undefined): string[] | undefined
   if (value === undefined) return undefined;
   const tokens = value.split(' ').filter((t) => t !== '');
   for (const token of tokens) {
-    if (!isValidScopeToken(token)) throw new InvalidScope('scope contains characters outside RFC 6749 §3.3');
+    if (!isValidScopeToken(token)) throw new InvalidScope('scope contains characters outside RFC 6749 section 3.3');
   }
   return [...new Set(tokens)];
 }
@@ -35,8 +35,8 @@ export function grantScopes(requested: string[] | undefined, clientScopes: reado
     return all;
   }
   for (const scope of requested) {
-    if (!api.has(scope)) throw new InvalidScope(`scope "${scope}" is not defined by this API`);
-    if (!client.has(scope)) throw new InvalidScope(`the client is not allowed scope "${scope}"`);
+    if (!api.has(scope)) throw new InvalidScope(`scope ${quoted(scope)} is not defined by this API`);
+    if (!client.has(scope)) throw new InvalidScope(`the client is not allowed scope ${quoted(scope)}`);
   }
   if (requested.length === 0) throw new InvalidScope('no scope requested');
   return requested;
@@ -47,7 +47,7 @@ export function narrowScopes(requested: string[] | undefined, granted: readonly 
   if (requested === undefined) return [...granted];
   const allowed = new Set(granted);
   for (const scope of requested) {
-    if (!allowed.has(scope)) throw new InvalidScope(`scope "${scope}" was not granted originally`);
+    if (!allowed.has(scope)) throw new InvalidScope(`scope ${quoted(scope)} was not granted originally`);
   }
   if (requested.length === 0) throw new InvalidScope('no scope requested');
   return requested;

@@ -5,13 +5,20 @@ import type { ServerContext } from '../server/context.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerBrokerRoutes } from './broker-routes.js';
 import { installCors } from './cors.js';
-import { installErrorHandler } from './errors.js';
+import { frameworkErrorOptions, installErrorHandler } from './errors.js';
 import { installFormParser, loggedPath } from './form.js';
+import { requireJsonBodies } from './json-body.js';
 import { registerOAuthRoutes } from './oauth-routes.js';
+import { registerOperationsRoutes } from './operations-routes.js';
 import { registerPageRoutes } from './page-routes.js';
+import { notesOf } from './request-notes.js';
+import { installThrottle } from './throttle.js';
 
 /** Trusts the nearest `hops` proxies, as a hop count means in X-Forwarded-For handling. */
 const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
+
+/** Labels metrics by route pattern, never by raw path, so that ids and tokens make no new series. */
+const routeLabel = (pattern: string | undefined) => pattern ?? 'unmatched';
 
 /**
  * The HTTP application. Request logging is our own hook rather than the framework's, so that exactly
@@ -19,20 +26,29 @@ const trustHops = (hops: number) => (_address: string, hop: number) => hop < hop
  * codes and state).
  */
 export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
+  const limits = ctx.config.http;
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
     genReqId: () => newId(),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    // Only then is X-Forwarded-For believed, for the per-address sign-in throttle and the logs.
+    // A body or headers that never finish are cut off: Node checks these every second.
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: 1_000 },
+    // Only then is X-Forwarded-For believed, for the per-address limits and the logs.
     trustProxy: typeof ctx.config.trustProxy === 'number' ? trustHops(ctx.config.trustProxy) : ctx.config.trustProxy,
+    ...frameworkErrorOptions(ctx),
   });
 
   await app.register(fastifyCookie);
   installFormParser(app);
   installErrorHandler(app, ctx);
   installCors(app);
+  requireJsonBodies(app);
+  installThrottle(app, ctx);
 
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
@@ -41,13 +57,27 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     reply.header('Cache-Control', 'no-store');
   });
   app.addHook('onResponse', async (request, reply) => {
+    const notes = notesOf(request);
+    const route = routeLabel(request.routeOptions.url);
+    ctx.metrics.httpRequests.inc({ route, method: request.method, status: reply.statusCode });
+    ctx.metrics.httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
     ctx.logger.info(
-      { reqId: request.id, method: request.method, path: loggedPath(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      {
+        reqId: request.id,
+        method: request.method,
+        path: loggedPath(request.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ip: request.ip,
+        ...(notes.clientId !== undefined && { clientId: notes.clientId }),
+        ...(notes.actor !== undefined && { actor: notes.actor }),
+        ...(notes.error !== undefined && { error: notes.error }),
+      },
       'request',
     );
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  registerOperationsRoutes(app, ctx);
   registerOAuthRoutes(app, ctx);
   registerPageRoutes(app, ctx);
   registerAdminRoutes(app, ctx);

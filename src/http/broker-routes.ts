@@ -15,10 +15,11 @@ import { BrokerError, parseInput } from '../broker/errors.js';
 import { deleteProvider, listProviders, parseRegisterBody, providerFor, registerProvider } from '../broker/providers.js';
 import { connectionView, portalConnectionView } from '../broker/views.js';
 import { createWebhook, deleteWebhook, listWebhooks, parseWebhookBody, webhookDeliveries } from '../broker/webhooks.js';
-import { isSafeReturnTo } from '../core/return-to.js';
+import { isSafeReturnTo, locationHeaderValue } from '../core/return-to.js';
 import type { ServerContext } from '../server/context.js';
 import { messagePage } from '../server/pages/templates.js';
 import { currentSession, SESSION_COOKIE } from '../server/session.js';
+import { actorOf } from './actor.js';
 import { brokerCaller, type BrokerCaller } from './broker-auth.js';
 import { browserBinding } from './binding-cookie.js';
 import { queryParams } from './form.js';
@@ -85,7 +86,7 @@ export function registerBrokerRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (!(await caller(request, reply))) return reply;
     const force = query(request).get('force');
     if (force !== undefined && force !== 'true' && force !== 'false') throw new BrokerError('invalid_request', 'force must be true or false');
-    return deleteProvider(ctx, request.params.id, force === 'true');
+    return deleteProvider(ctx, request.params.id, force === 'true', actorOf(request));
   });
 
   // Browser flow
@@ -140,13 +141,13 @@ export function registerBrokerRoutes(app: FastifyInstance, ctx: ServerContext): 
     const error = outcome.kind === 'denied' ? 'access_denied' : outcome.kind === 'failed' ? outcome.error : undefined;
     if (outcome.state.connectionId !== null) return answerPortal(reply, outcome.state.connectionId, error);
     const returnTo = outcome.state.returnTo ?? '/';
-    return reply.redirect(error ? withParam(returnTo, 'error', error, ctx.config.issuer) : returnTo, 302);
+    return reply.redirect(locationHeaderValue(error ? withParam(returnTo, 'error', error, ctx.config.issuer) : returnTo), 302);
   };
 
   const answerPortal = async (reply: FastifyReply, connectionId: string, error: string | undefined) => {
     const connection = await ctx.store.connections.get(connectionId);
     const target = connection?.oauth2RedirectUrl;
-    if (target) return reply.redirect(error ? withParam(target, 'error', error, ctx.config.issuer) : target, 302);
+    if (target) return reply.redirect(locationHeaderValue(error ? withParam(target, 'error', error, ctx.config.issuer) : target), 302);
     if (error === 'access_denied') return sendPage(reply, 200, messagePage('Not connected', 'You declined the request. You can close this window.'));
     if (error) return sendPage(reply, 502, messagePage('Not connected', 'The account could not be connected. Ask for a new link and try again.'));
     return sendPage(reply, 200, messagePage('Account connected', 'Your account is connected. You can close this window.'));
@@ -203,7 +204,7 @@ export function registerBrokerRoutes(app: FastifyInstance, ctx: ServerContext): 
     const { userId } = scopeFor(who, q);
     const connection = await findConnection(ctx, request.params.provider, userId, optional(q, 'app_id'));
     if (who.kind === 'session' && connection.source !== 'browser') throw new BrokerError('not_found', 'no such connection');
-    const { provider_revoked } = await revokeConnection(ctx, connection);
+    const { provider_revoked } = await revokeConnection(ctx, connection, actorOf(request));
     return { success: true, message: `connection to ${connection.providerName} revoked`, provider_revoked };
   });
 

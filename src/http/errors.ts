@@ -1,10 +1,13 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidClient, InvalidRequest, OAuthError } from '../core/errors.js';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
+import { InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable } from '../core/errors.js';
 import { AdminError } from '../admin/context.js';
 import { BrokerError } from '../broker/errors.js';
 import { messagePage } from '../server/pages/templates.js';
 import type { ServerContext } from '../server/context.js';
+import { pathOf } from './form.js';
 import { sendPage } from './pages.js';
+import { noteOutcome } from './request-notes.js';
 
 /** Fixed descriptions for framework errors, so no input is ever echoed back. */
 const FRAMEWORK_ERRORS: Record<string, string> = {
@@ -14,6 +17,8 @@ const FRAMEWORK_ERRORS: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'the JSON body is empty',
   FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
   FST_ERR_CTP_INVALID_TYPE: 'the content type is malformed',
+  FST_ERR_BAD_URL: 'the URL is malformed',
+  FST_ERR_MAX_PARAM_LENGTH: 'the URL is too long',
 };
 
 /**
@@ -22,6 +27,8 @@ const FRAMEWORK_ERRORS: Record<string, string> = {
  */
 export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyReply {
   if (error instanceof InvalidClient) reply.header('WWW-Authenticate', 'Basic realm="latchkey", charset="UTF-8"');
+  if (error instanceof TemporarilyUnavailable) reply.header('Retry-After', String(error.retryAfterSeconds));
+  noteOutcome(reply, error.error);
   return reply.status(error.status).header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(error.toJSON());
 }
 
@@ -38,35 +45,108 @@ function clientFault(err: Error): OAuthError | undefined {
   return undefined;
 }
 
+/** The status a malformed request is answered with: 400 on OAuth endpoints (RFC 6749 §5.2), else the framework's own. */
+function faultStatus(request: FastifyRequest, err: Error): number {
+  if (request.url.startsWith('/oauth/')) return 400;
+  const status = (err as FastifyError).statusCode;
+  return status !== undefined && status >= 400 && status < 500 ? status : 400;
+}
+
+/** Answers an error on a request: a page on page routes, JSON elsewhere. */
+function answerError(ctx: ServerContext, err: Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (err instanceof BrokerError) {
+    noteOutcome(reply, err.code);
+    if (isPage(request)) return sendPage(reply, err.status, messagePage('Request failed', err.message));
+    return reply.status(err.status).header('Cache-Control', 'no-store').send(err.toJSON());
+  }
+  if (err instanceof AdminError) {
+    noteOutcome(reply, err.code);
+    return reply.status(err.status).header('Cache-Control', 'no-store').send({ error: err.code, error_description: err.message });
+  }
+  const fault = clientFault(err);
+  if (!fault) {
+    ctx.logger.error({ reqId: request.id, err: { type: err.name, code: (err as FastifyError).code, message: err.message, stack: err.stack } }, 'unhandled error');
+    noteOutcome(reply, 'server_error');
+    if (isPage(request)) return sendPage(reply, 500, messagePage('Something went wrong', 'The server could not complete the request. Please try again.'));
+    return reply.status(500).header('Cache-Control', 'no-store').send({ error: 'server_error', error_description: 'internal error' });
+  }
+  if (err instanceof OAuthError && !isPage(request)) return sendOAuthError(reply, err);
+  noteOutcome(reply, fault.error);
+  const status = err instanceof OAuthError ? err.status : faultStatus(request, err);
+  if (isPage(request)) return sendPage(reply, status, messagePage('Bad request', fault.description));
+  return reply.status(status).header('Cache-Control', 'no-store').send(fault.toJSON());
+}
+
+/**
+ * Route patterns by the methods they answer, so a known path asked with another method gets 405
+ * rather than 404 (RFC 9110 §15.5.6).
+ */
+class RouteMethods {
+  private readonly routes: { pattern: RegExp; method: string }[] = [];
+
+  add(url: string, methods: string | string[]): void {
+    const source = url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+    const pattern = new RegExp(`^${source}/?$`);
+    for (const method of [methods].flat()) this.routes.push({ pattern, method });
+  }
+
+  allowed(path: string): string[] {
+    return [...new Set(this.routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+  }
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; description: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, description: 'the request was not received in time' },
+  HPE_HEADER_OVERFLOW: { status: 431, description: 'the request headers are too large' },
+};
+
+/**
+ * Requests Node's parser refuses before any route runs (malformed request line, oversized
+ * headers, a body that never arrives): answered with a fixed OAuth-shaped body and closed.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = (err.code !== undefined && CLIENT_ERRORS[err.code]) || { status: 400, description: 'the request is malformed' };
+  const body = JSON.stringify({ error: 'invalid_request', error_description: known.description });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${known.status} ${known.status === 400 ? 'Bad Request' : known.status === 408 ? 'Request Timeout' : 'Request Header Fields Too Large'}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+/** Options for the framework that route its own errors through ours. */
+export function frameworkErrorOptions(ctx: ServerContext) {
+  return {
+    frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => answerError(ctx, err, request, reply),
+    clientErrorHandler: answerClientError,
+  };
+}
+
 /**
  * The one place errors become responses. Pages answer with a page; OAuth endpoints with RFC 6749
  * §5.2 JSON; the admin API with its own codes. Anything unexpected is a 500 with a fixed message,
  * logged by request id, its message never reaching the client.
  */
-export function installErrorHandler(app: import('fastify').FastifyInstance, ctx: ServerContext): void {
-  app.setErrorHandler((err: FastifyError | OAuthError | AdminError | BrokerError | Error, request, reply) => {
-    if (err instanceof BrokerError) {
-      if (isPage(request)) return sendPage(reply, err.status, messagePage('Request failed', err.message));
-      return reply.status(err.status).header('Cache-Control', 'no-store').send(err.toJSON());
-    }
-    if (err instanceof AdminError) {
-      return reply.status(err.status).header('Cache-Control', 'no-store').send({ error: err.code, error_description: err.message });
-    }
-    const fault = clientFault(err);
-    if (!fault) {
-      ctx.logger.error({ reqId: request.id, err: { type: err.name, code: (err as FastifyError).code, stack: err.stack } }, 'unhandled error');
-      if (isPage(request)) return sendPage(reply, 500, messagePage('Something went wrong', 'The server could not complete the request. Please try again.'));
-      return reply.status(500).header('Cache-Control', 'no-store').send({ error: 'server_error', error_description: 'internal error' });
-    }
-    if (isPage(request)) return sendPage(reply, 400, messagePage('Bad request', fault.description));
-    if (err instanceof OAuthError) return sendOAuthError(reply, err);
-    // OAuth endpoints answer every malformed request with 400 (RFC 6749 §5.2); elsewhere the
-    // framework's status (413, 415) says more.
-    const status = request.url.startsWith('/oauth/') ? 400 : ((err as FastifyError).statusCode ?? 400);
-    return reply.status(status).header('Cache-Control', 'no-store').send(fault.toJSON());
-  });
+export function installErrorHandler(app: FastifyInstance, ctx: ServerContext): void {
+  const routeMethods = new RouteMethods();
+  app.addHook('onRoute', (route) => routeMethods.add(route.url, route.method));
+  app.setErrorHandler((err: Error, request, reply) => answerError(ctx, err, request, reply));
 
   app.setNotFoundHandler((request, reply) => {
+    const allowed = routeMethods.allowed(pathOf(request.url));
+    if (allowed.length > 0) {
+      const description = `use ${allowed.filter((m) => m !== 'HEAD').join(' or ')} for this endpoint`;
+      noteOutcome(reply, 'invalid_request');
+      return reply
+        .status(405)
+        .header('Allow', allowed.join(', '))
+        .header('Cache-Control', 'no-store')
+        .send(new InvalidRequest(description).toJSON());
+    }
+    noteOutcome(reply, 'not_found');
     reply.status(404).header('Cache-Control', 'no-store').send({ error: 'not_found', error_description: 'no such endpoint' });
   });
 }

@@ -30,18 +30,18 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get('/.well-known/jwks.json', async (_req, reply) => reply.header('Cache-Control', 'public, max-age=60').send(ctx.keys.jwks()));
 
   app.post('/oauth/token', async (request, reply) => {
-    const response = await handleTokenRequest(ctx, request.headers.authorization, formParams(request));
+    const response = await handleTokenRequest(ctx, request.headers.authorization, formParams(request), request.ip);
     ctx.logger.debug({ reqId: request.id, scope: response.scope }, 'tokens issued');
     return reply.headers(NO_STORE).send(response);
   });
 
   app.post('/oauth/revoke', async (request, reply) => {
-    await handleRevocation(ctx, request.headers.authorization, formParams(request));
+    await handleRevocation(ctx, request.headers.authorization, formParams(request), request.ip);
     return reply.headers(NO_STORE).send({});
   });
 
   app.post('/oauth/introspect', async (request, reply) => {
-    return reply.headers(NO_STORE).send(await handleIntrospection(ctx, request.headers.authorization, formParams(request)));
+    return reply.headers(NO_STORE).send(await handleIntrospection(ctx, request.headers.authorization, formParams(request), request.ip));
   });
 
     // 302 answers a GET; 303 makes the browser follow a POST with a GET (RFC 9110 §15.4.4).

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isSafeReturnTo } from '../core/return-to.js';
+import { isSafeReturnTo, locationHeaderValue } from '../core/return-to.js';
 import { listConnections, revokeConnection } from '../broker/connections.js';
 import { authorizedApps } from '../server/account.js';
 import { answerConsent, consentPrompt } from '../server/consent.js';
@@ -42,7 +42,7 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): vo
     if (params.duplicates.length > 0 || !isSafeReturnTo(returnTo)) {
       return sendPage(reply, 400, messagePage('Bad request', 'return_to must be a path on this server.'));
     }
-    if (await session(request)) return reply.redirect(returnTo, 302);
+    if (await session(request)) return reply.redirect(locationHeaderValue(returnTo), 302);
     return sendPage(reply, 200, loginPage({ returnTo, csrf: csrfToken(ctx, `login:${loginBinding(request, reply)}`) }));
   });
 
@@ -67,7 +67,7 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): vo
     await endSession(ctx, request.cookies[SESSION_COOKIE]);
     const id = await startSession(ctx, result.user.id);
     reply.setCookie(SESSION_COOKIE, id, cookieOptions(ctx, ctx.config.sessionTtlSeconds));
-    return reply.redirect(returnTo, 303);
+    return reply.redirect(locationHeaderValue(returnTo), 303);
   });
 
   app.post('/logout', PAGE, async (request, reply) => {
@@ -132,7 +132,7 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): vo
     const providerName = form.get('provider_name');
     if (providerName === undefined) return badForm(reply);
     const connection = await ctx.store.connections.find(providerName, current.user.id, form.get('app_id') ?? null);
-    if (connection?.source === 'browser') await revokeConnection(ctx, connection);
+    if (connection?.source === 'browser') await revokeConnection(ctx, connection, { actor: `user:${current.user.id}`, ip: request.ip });
     return reply.redirect('/', 303);
   });
 }

@@ -5,6 +5,7 @@ import { SigningKeys } from '../crypto/signing-keys.js';
 import { openStore } from '../store/open.js';
 import { signingKeyPublishMs, type ServerContext } from '../server/context.js';
 import { loadMasterKeys } from './master-key.js';
+import { Metrics } from './metrics.js';
 
 export interface OpenOptions {
   /** Creates the first signing key, or rotates to `config.signingAlg` if it changed. Off for workers. */
@@ -22,7 +23,7 @@ export async function openContext(config: Config, logger: Logger, options: OpenO
     if (options.ensureSigningKey) await keys.ensure(config.signingAlg, now());
     else await keys.reload(now());
     // The refresher needs the context it belongs to.
-    const ctx = { config, store, keys, masterKeys, logger, now } as unknown as ServerContext;
+    const ctx = { config, store, keys, masterKeys, logger, now, metrics: new Metrics(store) } as unknown as ServerContext;
     ctx.refresher = new Refresher(ctx);
     return ctx;
   } catch (err) {

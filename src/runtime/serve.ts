@@ -14,6 +14,7 @@ const KEY_RELOAD_MS = 2_000;
 const PURGE_INTERVAL_MS = 60_000;
 const CONSUMED_CODE_MEMORY_MS = 24 * 3600 * 1000;
 const DELIVERY_LOG_MS = 30 * 24 * 3600 * 1000;
+const AUDIT_RETENTION_MS = 365 * 24 * 3600 * 1000;
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -36,12 +37,27 @@ export function backgroundJobs(ctx: ServerContext): JobRunner {
           signingKeysMs: signingKeyPublishMs(ctx.config),
           consumedCodesMs: CONSUMED_CODE_MEMORY_MS,
           deliveryLogMs: DELIVERY_LOG_MS,
+          auditMs: AUDIT_RETENTION_MS,
+          refreshReissueMs: ctx.config.refreshReuseGraceSeconds * 1000,
         });
         ctx.logger.debug({ counts }, 'purged expired rows');
       },
     })
     .add({ name: 'refresh', scope: 'cluster', everyMs: ctx.config.broker.refreshIntervalMs, run: async () => void (await refreshDueConnections(ctx)) })
     .add({ name: 'webhooks', scope: 'cluster', everyMs: ctx.config.broker.webhookIntervalMs, run: async () => void (await deliverDueWebhooks(ctx)) });
+}
+
+/**
+ * Stops taking requests and waits for those in progress, but not forever: after `timeoutMs` the
+ * connections still open are closed, so a stalled client cannot hold a shutdown.
+ */
+async function closeWithin(app: FastifyInstance, timeoutMs: number): Promise<void> {
+  const timer = setTimeout(() => app.server.closeAllConnections(), timeoutMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Listens on the configured address, completing the default issuer with the port actually bound. */
@@ -59,7 +75,7 @@ export async function listen(ctx: ServerContext, issuerGiven: boolean): Promise<
     jobs,
     url: ctx.config.issuer,
     close: async () => {
-      await app.close();
+      await closeWithin(app, ctx.config.http.shutdownTimeoutMs);
       await jobs.stop();
       await ctx.store.close();
     },

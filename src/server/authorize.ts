@@ -1,4 +1,4 @@
-import { InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedResponseType } from '../core/errors.js';
+import { InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedResponseType, quoted } from '../core/errors.js';
 import type { ParsedParams } from '../core/params.js';
 import { parseChallenge } from '../core/pkce.js';
 import { matchRedirectUri, withParams } from '../core/redirect-uri.js';
@@ -72,7 +72,7 @@ export async function validateAuthorizationRequest(ctx: ServerContext, parsed: P
 
   try {
     const [duplicate] = duplicates;
-    if (duplicate !== undefined) throw new InvalidRequest(`parameter "${duplicate}" was sent more than once`);
+    if (duplicate !== undefined) throw new InvalidRequest(`parameter ${quoted(duplicate)} was sent more than once`);
     const responseType = params.get('response_type');
     if (responseType === undefined) throw new InvalidRequest('missing required parameter "response_type"');
     if (responseType !== 'code') throw new UnsupportedResponseType('only response_type=code is supported');
@@ -81,7 +81,8 @@ export async function validateAuthorizationRequest(ctx: ServerContext, parsed: P
     if (responseMode !== undefined && responseMode !== 'query') throw new InvalidRequest('only response_mode=query is supported');
     if (params.has('request') || params.has('request_uri')) throw new InvalidRequest('request objects are not supported');
     const pkce = parseChallenge(params.get('code_challenge'), params.get('code_challenge_method'));
-    if (client.isPublic && !pkce) throw new InvalidRequest('public clients must use PKCE (code_challenge with S256)');
+    if (!pkce && client.isPublic) throw new InvalidRequest('public clients must use PKCE (code_challenge with S256)');
+    if (!pkce && ctx.config.requirePkce === 'all') throw new InvalidRequest('this server requires PKCE from every client (code_challenge with S256)');
     const api = await resolveApi(ctx, parsed.repeated.get('resource') ?? [], params.get('audience'));
     const scopes = grantScopes(parseScopeParam(params.get('scope')), client.scopes, apiScopeValues(api));
     return {

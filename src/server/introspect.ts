@@ -15,9 +15,9 @@ const INACTIVE: IntrospectionResponse = { active: false };
  * client it was issued to. Everything else, including revoked and expired tokens, is `active: false`
  * with no further detail (§2.2).
  */
-export async function handleIntrospection(ctx: ServerContext, authorization: string | undefined, parsed: ParsedParams): Promise<IntrospectionResponse> {
+export async function handleIntrospection(ctx: ServerContext, authorization: string | undefined, parsed: ParsedParams, ip: string): Promise<IntrospectionResponse> {
   const params = rejectDuplicates(parsed);
-  const { client } = await authenticateClient(ctx, authorization, params);
+  const { client } = await authenticateClient(ctx, authorization, params, ip);
   if (client.isPublic) throw new InvalidClient('public clients cannot introspect tokens');
   const token = requireParam(params, 'token');
   const now = ctx.now();

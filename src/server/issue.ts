@@ -22,6 +22,8 @@ export interface IssueInput {
   /** The grant the tokens belong to; null for client credentials, which are never stored. */
   grantId: string | null;
   withRefreshToken: boolean;
+  /** The refresh token to issue; a new random one when absent. */
+  refreshToken?: string;
 }
 
 export interface PreparedTokens {
@@ -43,7 +45,7 @@ export async function prepareTokens(ctx: ServerContext, input: IssueInput, now: 
   const accessRecord: AccessTokenRecord = { jti, grantId: input.grantId, clientId: input.client.id, expiresAt: now + ttl * 1000 };
   let refreshRecord: RefreshTokenRecord | null = null;
   if (input.withRefreshToken) {
-    const refreshToken = newSecret('refreshToken');
+    const refreshToken = input.refreshToken ?? newSecret('refreshToken');
     response.refresh_token = refreshToken;
     refreshRecord = {
       tokenHash: hashSecret(refreshToken),
@@ -52,6 +54,7 @@ export async function prepareTokens(ctx: ServerContext, input: IssueInput, now: 
       createdAt: now,
       expiresAt: now + ctx.config.refreshTokenTtlSeconds * 1000,
       consumedAt: null,
+      reissueSealed: null,
     };
   }
   return { response, issue: { accessToken: accessRecord, refreshToken: refreshRecord } };

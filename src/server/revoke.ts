@@ -11,9 +11,9 @@ const HINTS = new Set(['access_token', 'refresh_token']);
  * becomes inactive too. A token the server does not know answers 200 like a revoked one (§2.2); a
  * token issued to another client is refused and left alone (§2.1).
  */
-export async function handleRevocation(ctx: ServerContext, authorization: string | undefined, parsed: ParsedParams): Promise<void> {
+export async function handleRevocation(ctx: ServerContext, authorization: string | undefined, parsed: ParsedParams, ip: string): Promise<void> {
   const params = rejectDuplicates(parsed);
-  const { client } = await authenticateClient(ctx, authorization, params);
+  const { client } = await authenticateClient(ctx, authorization, params, ip);
   const token = requireParam(params, 'token');
   const hint = params.get('token_type_hint');
   if (hint !== undefined && !HINTS.has(hint)) throw new UnsupportedTokenType('token_type_hint must be access_token or refresh_token');

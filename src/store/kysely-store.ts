@@ -2,8 +2,9 @@ import { Migrator, sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import type { PurgeCounts } from './records.js';
-import type { PurgeRetention, Store } from './store.js';
+import type { PoolState, PurgeRetention, Store } from './store.js';
 import { KyselyApiStore } from './areas/apis.js';
+import { KyselyAuditStore } from './areas/audit.js';
 import { KyselyClientStore } from './areas/clients.js';
 import { KyselyConnectionStore } from './areas/connections.js';
 import { atomic, type Db } from './areas/db.js';
@@ -37,6 +38,7 @@ export class KyselyStore implements Store {
   readonly interactions;
   readonly rateLimits;
   readonly locks;
+  readonly audit;
   readonly providers;
   readonly connections;
   readonly oauthStates;
@@ -46,6 +48,7 @@ export class KyselyStore implements Store {
   constructor(
     readonly db: Db,
     readonly dialect: 'sqlite' | 'postgres',
+    private readonly pool?: () => PoolState,
   ) {
     this.apis = new KyselyApiStore(db);
     this.clients = new KyselyClientStore(db);
@@ -58,6 +61,7 @@ export class KyselyStore implements Store {
     this.interactions = new KyselyInteractionStore(db);
     this.rateLimits = new KyselyRateLimitStore(db);
     this.locks = new KyselyLockStore(db, dialect);
+    this.audit = new KyselyAuditStore(db);
     this.providers = new KyselyProviderStore(db);
     this.connections = new KyselyConnectionStore(db);
     this.oauthStates = new KyselyOAuthStateStore(db);
@@ -94,6 +98,14 @@ export class KyselyStore implements Store {
     return rows[0]?.schema ?? undefined;
   }
 
+  poolState(): PoolState | undefined {
+    return this.pool?.();
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
   async close(): Promise<void> {
     await (this.db as Kysely<Database>).destroy();
   }
@@ -115,6 +127,17 @@ export class KyselyStore implements Store {
       oauthStates: count(await tx.deleteFrom('oauth_states').where('expires_at', '<=', now).executeTakeFirst()),
       webhookDeliveries: count(
         await tx.deleteFrom('webhook_deliveries').where('status', '<>', 'pending').where('created_at', '<=', now - retention.deliveryLogMs).executeTakeFirst(),
+      ),
+      auditEvents: count(await tx.deleteFrom('audit_events').where('at', '<=', now - retention.auditMs).executeTakeFirst()),
+      refreshReissues: Number(
+        (
+          await tx
+            .updateTable('refresh_tokens')
+            .set({ reissue_sealed: null })
+            .where('reissue_sealed', 'is not', null)
+            .where('created_at', '<=', now - retention.refreshReissueMs)
+            .executeTakeFirst()
+        ).numUpdatedRows,
       ),
     }));
   }

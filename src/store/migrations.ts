@@ -271,8 +271,35 @@ const broker: Migration = {
   },
 };
 
+/**
+ * Hardening: the audit trail, a client's previous secret kept through a rotation's grace period,
+ * and the sealed reissue of a refresh answer for retries within the reuse grace window.
+ */
+const hardening: Migration = {
+  async up(db: Kysely<unknown>) {
+    const time = 'bigint' as const;
+    await db.schema
+      .createTable('audit_events')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('at', time, (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text')
+      .addColumn('user_id', 'text')
+      .addColumn('ip', 'text')
+      .addColumn('detail', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audit_events_at').on('audit_events').columns(['at']).execute();
+    await db.schema.createIndex('audit_events_type_at').on('audit_events').columns(['type', 'at']).execute();
+
+    await db.schema.alterTable('clients').addColumn('previous_secret_hash', 'text').execute();
+    await db.schema.alterTable('clients').addColumn('previous_secret_expires_at', time).execute();
+    await db.schema.alterTable('refresh_tokens').addColumn('reissue_sealed', 'text').execute();
+  },
+};
+
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {
-    return { '0001_initial': initial, '0002_broker': broker };
+    return { '0001_initial': initial, '0002_broker': broker, '0003_hardening': hardening };
   },
 };

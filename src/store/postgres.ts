@@ -54,7 +54,11 @@ export async function openPostgresStore(url: string, options: { migrate: boolean
   });
   // An idle client that loses its connection emits here; without a listener the process would crash.
   pool.on('error', () => undefined);
-  const store = new KyselyStore(new Kysely<Schema>({ dialect: new OwnSchemaPostgresDialect({ pool }) }), 'postgres');
+  const store = new KyselyStore(new Kysely<Schema>({ dialect: new OwnSchemaPostgresDialect({ pool }) }), 'postgres', () => ({
+    total: pool.totalCount,
+    idle: pool.idleCount,
+    waiting: pool.waitingCount,
+  }));
   if (options.migrate) await store.migrate();
   return store;
 }

@@ -31,6 +31,9 @@ export interface ClientRecord {
   scopes: string[];
   createdAt: number;
   updatedAt: number;
+  /** The secret before the last rotation, accepted until `previousSecretExpiresAt`; null when none. */
+  previousSecretHash: string | null;
+  previousSecretExpiresAt: number | null;
 }
 
 export interface UserRecord {
@@ -93,6 +96,11 @@ export interface RefreshTokenRecord {
   createdAt: number;
   expiresAt: number;
   consumedAt: number | null;
+  /**
+   * The access token issued with this refresh token, sealed, while the reuse grace window may
+   * still ask for it again; null otherwise.
+   */
+  reissueSealed: string | null;
 }
 
 export interface AccessTokenRecord {
@@ -149,6 +157,42 @@ export interface PurgeCounts {
   locks: number;
   oauthStates: number;
   webhookDeliveries: number;
+  auditEvents: number;
+  refreshReissues: number;
+}
+
+/** The security events recorded in the audit trail. */
+export const AUDIT_EVENT_TYPES = [
+  'signin.failed',
+  'signin.locked',
+  'refresh.reuse_detected',
+  'client.created',
+  'client.deleted',
+  'client.secret_rotated',
+  'client.auth_failed',
+  'api_key.created',
+  'api_key.deleted',
+  'api_key.rejected',
+  'user.created',
+  'user.deleted',
+  'key.rotated',
+  'secrets.rotated',
+  'connection.revoked',
+  'rate_limit.exceeded',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** One security event: who did what, from where, when. `detail` never holds a secret. */
+export interface AuditEvent {
+  id: string;
+  type: AuditEventType;
+  at: number;
+  /** `user:<id>`, `client:<id>`, `api_key:<id>`, `cli`, `system`, or `anonymous`. */
+  actor: string;
+  clientId: string | null;
+  userId: string | null;
+  ip: string | null;
+  detail: Record<string, string | number | boolean | null>;
 }
 
 // The connection broker

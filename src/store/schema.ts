@@ -20,6 +20,8 @@ export interface Database {
     scopes: string;
     created_at: number;
     updated_at: number;
+    previous_secret_hash: string | null;
+    previous_secret_expires_at: number | null;
   };
   users: {
     id: string;
@@ -72,6 +74,8 @@ export interface Database {
     created_at: number;
     expires_at: number;
     consumed_at: number | null;
+    /** The access token issued with this refresh token, sealed, kept while a retry may ask for it again. */
+    reissue_sealed: string | null;
   };
   access_tokens: {
     jti: string;
@@ -201,5 +205,16 @@ export interface Database {
     last_error: string | null;
     created_at: number;
     delivered_at: number | null;
+  };
+  audit_events: {
+    id: string;
+    type: string;
+    at: number;
+    actor: string;
+    client_id: string | null;
+    user_id: string | null;
+    ip: string | null;
+    /** JSON object. */
+    detail: string;
   };
 }

@@ -11,6 +11,7 @@ export const SEALED_COLUMNS = {
   'connections.portal_token_sealed': { table: 'connections', key: 'id', column: 'portal_token_sealed', purpose: 'connection_portal_token' },
   'oauth_states.code_verifier_sealed': { table: 'oauth_states', key: 'state_hash', column: 'code_verifier_sealed', purpose: 'oauth_state_code_verifier' },
   'webhooks.secret_sealed': { table: 'webhooks', key: 'id', column: 'secret_sealed', purpose: 'webhook_secret' },
+  'refresh_tokens.reissue_sealed': { table: 'refresh_tokens', key: 'token_hash', column: 'reissue_sealed', purpose: 'refresh_reissue' },
 } as const;
 
 export type SealedColumn = keyof typeof SEALED_COLUMNS;

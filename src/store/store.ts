@@ -2,6 +2,7 @@ import type {
   AccessTokenRecord,
   ApiKeyRecord,
   ApiRecord,
+  AuditEvent,
   AuthorizationCodeRecord,
   ClientRecord,
   ConsentRecord,
@@ -18,7 +19,7 @@ import type {
 import type { BrokerStores } from './broker-store.js';
 
 /** Fields of a client that an update may change. */
-export type ClientPatch = Partial<Pick<ClientRecord, 'name' | 'secretHash' | 'redirectUris' | 'grantTypes' | 'scopes' | 'authMethod'>>;
+export type ClientPatch = Partial<Pick<ClientRecord, 'name' | 'secretHash' | 'redirectUris' | 'grantTypes' | 'scopes' | 'authMethod' | 'previousSecretHash' | 'previousSecretExpiresAt'>>;
 export type ApiPatch = Partial<Pick<ApiRecord, 'name' | 'scopes' | 'isDefault'>>;
 
 export interface TokenIssue {
@@ -34,6 +35,10 @@ export interface PurgeRetention {
   consumedCodesMs: number;
   /** How long finished webhook deliveries stay in the delivery log. */
   deliveryLogMs: number;
+  /** How long audit events are kept. */
+  auditMs: number;
+  /** How long a refresh answer stays sealed for a retry (the reuse grace window). */
+  refreshReissueMs: number;
 }
 
 /** Why an access token is no longer good, as far as the store knows. */
@@ -126,11 +131,39 @@ export interface InteractionStore {
   take(id: string, now: number): Promise<InteractionRecord | undefined>;
 }
 
+/** A fixed window's count so far and when the window ends (epoch ms). */
+export interface RateWindow {
+  count: number;
+  windowEnd: number;
+}
+
 export interface RateLimitStore {
-  /** Counts one more event for `key` in a fixed window and returns the count so far. */
-  count(key: string, windowMs: number, now: number): Promise<number>;
-  peek(key: string, now: number): Promise<number>;
+  /** Counts one more event for `key` in a fixed window, atomically, and returns the window so far. */
+  count(key: string, windowMs: number, now: number): Promise<RateWindow>;
+  /** The windows still open among `keys`, in one read; a key with none is absent. */
+  peek(keys: string[], now: number): Promise<Map<string, RateWindow>>;
+  /** Takes back one counted event (an attempt that turned out to be legitimate). */
+  uncount(key: string): Promise<void>;
   clear(key: string): Promise<void>;
+}
+
+export interface PoolState {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+export interface AuditQuery {
+  type?: string;
+  /** Only events at or after this time (epoch ms). */
+  since?: number;
+  limit: number;
+}
+
+export interface AuditStore {
+  record(event: AuditEvent): Promise<void>;
+  /** Newest first. */
+  list(query: AuditQuery): Promise<AuditEvent[]>;
 }
 
 /**
@@ -170,6 +203,7 @@ export interface Store extends BrokerStores {
   readonly interactions: InteractionStore;
   readonly rateLimits: RateLimitStore;
   readonly locks: LockStore;
+  readonly audit: AuditStore;
 
   /**
    * Runs `work` in one transaction: every part of the `tx` it gets writes through it, and all of it
@@ -177,6 +211,12 @@ export interface Store extends BrokerStores {
    * database's single writer.
    */
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
+
+  /** Resolves when the database answers a trivial query; for readiness checks. */
+  ping(): Promise<void>;
+
+  /** The connection pool's state, where there is a pool (PostgreSQL). */
+  poolState(): PoolState | undefined;
 
   /** Deletes what has expired, so tables do not grow without bound. */
   purgeExpired(now: number, retention: PurgeRetention): Promise<PurgeCounts>;

@@ -19,6 +19,7 @@ import { requireBuiltCli, runCli, startServeProcess, type ServeProcess } from '.
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 import { seed, startTestServer, type TestServer } from '../helpers/server.js';
 import { connectThroughProxy, TokenProxy, useProxiedBroker } from '../helpers/token-proxy.js';
+import { authorization, issueFor } from '../store/fixtures.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -321,7 +322,17 @@ class RotationFixture {
     const portal = await call('/api/v1/connections', { provider_name: PROVIDER, user_id: 'customer-1' });
     expect(portal.status).toBe(201);
     expect((await api(this.setup, `/api/v1/connections/${((await portal.json()) as { id: string }).id}/oauth2`)).status).toBe(200);
+    await this.storeRefreshReissue(this.setup.broker);
     await this.stopServer(this.setup.broker);
+  }
+
+  /** A refresh token of the broker's own authorization server holding a sealed reissue, as the grace window leaves one. */
+  private async storeRefreshReissue(server: TestServer): Promise<void> {
+    const { code, grant } = authorization();
+    const issue = issueFor(grant);
+    issue.refreshToken!.reissueSealed = server.ctx.masterKeys.seal('{"access_token":"x"}', sealContext('refresh_tokens.reissue_sealed', issue.refreshToken!.tokenHash));
+    await server.ctx.store.tokens.insertCode(code);
+    await server.ctx.store.tokens.redeemCode(code.codeHash, Date.now(), grant, issue);
   }
 
   /** A broker on the database with the master key ring `masterKey`. */

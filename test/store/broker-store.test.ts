@@ -4,10 +4,12 @@ import type { ConnectionFilter } from '../../src/store/broker-store.js';
 import { sealContext, type SealedColumn } from '../../src/store/sealed-columns.js';
 import { DATABASE_KINDS } from '../helpers/databases.js';
 import {
+  authorization,
   connectionRecord,
   DAY,
   deliveryRecord,
   HOUR,
+  issueFor,
   MINUTE,
   NOW,
   oauthStateRecord,
@@ -353,6 +355,11 @@ describe.each(DATABASE_KINDS)('broker store on %s', (kind) => {
       await t.store.oauthStates.create(state);
       const webhook = webhookRecord({ secretSealed: sealedUnder(old) });
       await t.store.webhooks.create(webhook);
+      const auth = authorization();
+      const issue = issueFor(auth.grant);
+      issue.refreshToken!.reissueSealed = sealedUnder(old);
+      await t.store.tokens.insertCode(auth.code);
+      await t.store.tokens.redeemCode(auth.code.codeHash, NOW, auth.grant, issue);
 
       const rowKey: Record<string, string> = {
         'signing_keys.private_sealed': key.kid,
@@ -362,6 +369,7 @@ describe.each(DATABASE_KINDS)('broker store on %s', (kind) => {
         'connections.portal_token_sealed': connection.id,
         'oauth_states.code_verifier_sealed': state.stateHash,
         'webhooks.secret_sealed': webhook.id,
+        'refresh_tokens.reissue_sealed': issue.refreshToken!.tokenHash,
       };
       expect([...t.store.sealedValues.columns()].sort()).toEqual(Object.keys(rowKey).sort());
       for (const column of t.store.sealedValues.columns()) {

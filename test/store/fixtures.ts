@@ -3,6 +3,7 @@ import type { KyselyStore } from '../../src/store/kysely-store.js';
 import { openStore } from '../../src/store/open.js';
 import type {
   AccessTokenRecord,
+  AuditEvent,
   ApiKeyRecord,
   ApiRecord,
   AuthorizationCodeRecord,
@@ -66,6 +67,22 @@ export function clientRecord(over: Partial<ClientRecord> = {}): ClientRecord {
     scopes: ['read', 'write'],
     createdAt: NOW,
     updatedAt: NOW,
+    previousSecretHash: null,
+    previousSecretExpiresAt: null,
+    ...over,
+  };
+}
+
+export function auditEvent(over: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    id: uid('audit'),
+    type: 'signin.failed',
+    at: NOW,
+    actor: 'anonymous',
+    clientId: null,
+    userId: uid('user'),
+    ip: '127.0.0.1',
+    detail: { username: 'alice', known_user: true },
     ...over,
   };
 }
@@ -124,6 +141,7 @@ export function refreshTokenRecord(over: Partial<RefreshTokenRecord> = {}): Refr
     createdAt: NOW,
     expiresAt: NOW + 30 * DAY,
     consumedAt: null,
+    reissueSealed: null,
     ...over,
   };
 }

@@ -11,6 +11,7 @@ import {
   accessTokenRecord,
   apiKeyRecord,
   apiRecord,
+  auditEvent,
   authorization,
   clientRecord,
   codeRecord,
@@ -728,22 +729,48 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
   });
 
   describe('rate limits', () => {
+    const countOf = async (key: string, now: number) => (await store.rateLimits.peek([key], now)).get(key)?.count ?? 0;
+    const counted = async (key: string, window: number, now: number) => (await store.rateLimits.count(key, window, now)).count;
+
     it('counts events in a fixed window and restarts after it ends', async () => {
       const key = uid('login');
       const window = MINUTE;
-      expect(await store.rateLimits.peek(key, NOW)).toBe(0);
-      expect(await store.rateLimits.count(key, window, NOW)).toBe(1);
-      expect(await store.rateLimits.count(key, window, NOW + SECOND)).toBe(2);
-      expect(await store.rateLimits.count(key, window, NOW + window - 1)).toBe(3);
-      expect(await store.rateLimits.peek(key, NOW + window - 1)).toBe(3);
-      expect(await store.rateLimits.count(uid('other'), window, NOW)).toBe(1);
+      expect(await countOf(key, NOW)).toBe(0);
+      expect(await store.rateLimits.count(key, window, NOW)).toEqual({ count: 1, windowEnd: NOW + window });
+      expect(await counted(key, window, NOW + SECOND)).toBe(2);
+      expect(await store.rateLimits.count(key, window, NOW + window - 1)).toEqual({ count: 3, windowEnd: NOW + window });
+      expect(await countOf(key, NOW + window - 1)).toBe(3);
+      expect(await counted(uid('other'), window, NOW)).toBe(1);
 
       // The window ends at NOW + window: the count starts over, with a new window from then.
-      expect(await store.rateLimits.peek(key, NOW + window)).toBe(0);
-      expect(await store.rateLimits.count(key, window, NOW + window)).toBe(1);
-      expect(await store.rateLimits.count(key, window, NOW + 2 * window - 1)).toBe(2);
-      expect(await store.rateLimits.peek(key, NOW + 2 * window - 1)).toBe(2);
-      expect(await store.rateLimits.count(key, window, NOW + 2 * window)).toBe(1);
+      expect(await countOf(key, NOW + window)).toBe(0);
+      expect(await store.rateLimits.count(key, window, NOW + window)).toEqual({ count: 1, windowEnd: NOW + 2 * window });
+      expect(await counted(key, window, NOW + 2 * window - 1)).toBe(2);
+      expect(await countOf(key, NOW + 2 * window - 1)).toBe(2);
+      expect(await counted(key, window, NOW + 2 * window)).toBe(1);
+    });
+
+    it('peeks at several keys in one read, leaving out those with no open window', async () => {
+      const [a, b, c] = [uid('a'), uid('b'), uid('c')];
+      await store.rateLimits.count(a, MINUTE, NOW);
+      await store.rateLimits.count(b, SECOND, NOW - MINUTE);
+      await store.rateLimits.count(b, SECOND, NOW - MINUTE);
+      const windows = await store.rateLimits.peek([a, b, c], NOW);
+      expect([...windows.entries()]).toEqual([[a, { count: 1, windowEnd: NOW + MINUTE }]]);
+      expect(await store.rateLimits.peek([], NOW)).toEqual(new Map());
+    });
+
+    it('uncounting takes back one event and never goes below zero', async () => {
+      const key = uid('login');
+      await store.rateLimits.count(key, MINUTE, NOW);
+      await store.rateLimits.count(key, MINUTE, NOW);
+      await store.rateLimits.uncount(key);
+      expect(await countOf(key, NOW)).toBe(1);
+      await store.rateLimits.uncount(key);
+      await store.rateLimits.uncount(key);
+      expect(await countOf(key, NOW)).toBe(0);
+      await store.rateLimits.uncount(uid('never-counted'));
+      expect(await counted(key, MINUTE, NOW)).toBe(1);
     });
 
     it('clearing forgets the count', async () => {
@@ -751,16 +778,33 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       await store.rateLimits.count(key, MINUTE, NOW);
       await store.rateLimits.count(key, MINUTE, NOW);
       await store.rateLimits.clear(key);
-      expect(await store.rateLimits.peek(key, NOW)).toBe(0);
-      expect(await store.rateLimits.count(key, MINUTE, NOW)).toBe(1);
+      expect(await countOf(key, NOW)).toBe(0);
+      expect(await counted(key, MINUTE, NOW)).toBe(1);
     });
 
     it('concurrent events on separate connections are each counted once', async () => {
       const stores = await peers();
       const key = uid('login');
-      const counts = await race(stores, RACERS, (s) => s.rateLimits.count(key, MINUTE, NOW));
+      const counts = await race(stores, RACERS, async (s) => (await s.rateLimits.count(key, MINUTE, NOW)).count);
       expect([...counts].sort((x, y) => x - y)).toEqual(Array.from({ length: RACERS }, (_, i) => i + 1));
-      expect(await store.rateLimits.peek(key, NOW)).toBe(RACERS);
+      expect(await countOf(key, NOW)).toBe(RACERS);
+    });
+  });
+
+  describe('audit events', () => {
+    it('lists newest first, by type and from a time on, at most the limit', async () => {
+      const type = 'client.secret_rotated' as const;
+      const since = NOW + 1000 * DAY + uid('t').length; // a time no other test writes at
+      const older = auditEvent({ type, at: since - SECOND, actor: 'cli', clientId: uid('client'), userId: null, ip: null, detail: { grace_seconds: 0 } });
+      const first = auditEvent({ type, at: since, actor: 'api_key:ak_1', clientId: uid('client'), userId: null, detail: { grace_seconds: 60 } });
+      const second = auditEvent({ type, at: since + SECOND, actor: 'api_key:ak_2', clientId: uid('client'), userId: null });
+      const otherType = auditEvent({ type: 'key.rotated', at: since + 2 * SECOND, userId: null, detail: { kid: 'k1' } });
+      for (const e of [first, older, otherType, second]) await store.audit.record(e);
+
+      expect(await store.audit.list({ type, since, limit: 10 })).toEqual([second, first]);
+      expect(await store.audit.list({ type, since, limit: 1 })).toEqual([second]);
+      expect(await store.audit.list({ since, limit: 10 })).toEqual([otherType, second, first]);
+      expect((await store.audit.list({ type, limit: 1000 })).filter((e) => [older, first, second].some((x) => x.id === e.id))).toEqual([second, first, older]);
     });
   });
 
@@ -925,7 +969,7 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
   });
 
   describe('purgeExpired', () => {
-    const retention: PurgeRetention = { signingKeysMs: 7 * DAY, consumedCodesMs: DAY, deliveryLogMs: 3 * DAY };
+    const retention: PurgeRetention = { signingKeysMs: 7 * DAY, consumedCodesMs: DAY, deliveryLogMs: 3 * DAY, auditMs: 90 * DAY, refreshReissueMs: MINUTE };
 
     it('deletes what has expired and keeps what is live', async () => {
       const t = NOW + 100 * DAY; // the purge time
@@ -941,7 +985,8 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       // Grants with refresh and access tokens, one live and one expired.
       const liveGrant = grantRecord({ expiresAt: future });
       const deadGrant = grantRecord({ expiresAt: past });
-      const liveRefresh = refreshTokenRecord({ grantId: liveGrant.id, clientId: liveGrant.clientId, expiresAt: future });
+      // Its sealed reissue is older than the grace window's retention: only that is cleared.
+      const liveRefresh = refreshTokenRecord({ grantId: liveGrant.id, clientId: liveGrant.clientId, expiresAt: future, reissueSealed: 'v1.k.sealed' });
       const deadRefresh = refreshTokenRecord({ grantId: deadGrant.id, clientId: deadGrant.clientId, expiresAt: past });
       const liveAccess = accessTokenRecord({ grantId: liveGrant.id, clientId: liveGrant.clientId, expiresAt: future });
       const deadAccess = accessTokenRecord({ grantId: deadGrant.id, clientId: deadGrant.clientId, expiresAt: past });
@@ -965,6 +1010,10 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       const liveInteraction = interactionRecord({ expiresAt: future });
       await store.interactions.create(liveInteraction);
       await store.interactions.create(interactionRecord({ expiresAt: past }));
+
+      const recentEvent = auditEvent({ at: t - DAY });
+      await store.audit.record(recentEvent);
+      await store.audit.record(auditEvent({ at: t - retention.auditMs }));
 
       const liveKey = uid('rate');
       await store.rateLimits.count(liveKey, HOUR, t - MINUTE);
@@ -1009,6 +1058,8 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
         locks: 0,
         oauthStates: 1,
         webhookDeliveries: 2,
+        auditEvents: 1,
+        refreshReissues: 1,
       });
 
       expect(await store.tokens.findCode(liveCode.codeHash)).toEqual(liveCode);
@@ -1018,7 +1069,8 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
 
       expect(await store.tokens.getGrant(liveGrant.id)).toEqual(liveGrant);
       expect(await store.tokens.getGrant(deadGrant.id)).toBeUndefined();
-      expect(await store.tokens.findRefreshToken(liveRefresh.tokenHash)).toEqual({ token: liveRefresh, grant: liveGrant });
+      expect(await store.tokens.findRefreshToken(liveRefresh.tokenHash)).toEqual({ token: { ...liveRefresh, reissueSealed: null }, grant: liveGrant });
+      expect(await store.audit.list({ limit: 10 })).toEqual([recentEvent]);
       expect(await countRows(store, 'refresh_tokens')).toBe(1);
       expect(await accessTokenRow(store, liveAccess.jti)).toBeDefined();
       expect(await accessTokenRow(store, deadAccess.jti)).toBeUndefined();
@@ -1030,7 +1082,7 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       expect(await countRows(store, 'sessions')).toBe(1);
       expect(await store.interactions.get(liveInteraction.id, t)).toEqual(liveInteraction);
       expect(await countRows(store, 'interactions')).toBe(1);
-      expect(await store.rateLimits.peek(liveKey, t)).toBe(1);
+      expect((await store.rateLimits.peek([liveKey], t)).get(liveKey)?.count).toBe(1);
       expect(await countRows(store, 'rate_limits')).toBe(1);
 
       expect((await store.signingKeys.list()).map((k) => k.kid)).toEqual([recentRetired.kid, active.kid]);

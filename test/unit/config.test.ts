@@ -27,6 +27,11 @@ describe('resolveConfig defaults', () => {
       refreshTokenTtlSeconds: 30 * 24 * 3600,
       codeTtlSeconds: 60,
       sessionTtlSeconds: 8 * 3600,
+      refreshReuseGraceSeconds: 0,
+      requirePkce: 'public',
+      metrics: true,
+      rateLimits: { clientFailures: 20, addressFailures: 100, windowSeconds: 60 },
+      http: { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, shutdownTimeoutMs: 10_000 },
       broker: {
         refreshLockMs: 30_000,
         refreshIntervalMs: 10_000,

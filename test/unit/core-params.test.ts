@@ -64,7 +64,7 @@ describe('rejectDuplicates', () => {
   it('throws invalid_request naming the first duplicated parameter', () => {
     const parsed = parseParams('client_id=a&scope=x&scope=y&client_id=b');
     expect(() => rejectDuplicates(parsed)).toThrow(InvalidRequest);
-    expect(() => rejectDuplicates(parsed)).toThrow(/"scope"/);
+    expect(() => rejectDuplicates(parsed)).toThrow(/'scope'/);
   });
 });
 
@@ -76,7 +76,7 @@ describe('requireParam', () => {
   it('throws invalid_request naming a missing parameter', () => {
     const call = () => requireParam(new Map([['other', 'x']]), 'code');
     expect(call).toThrow(InvalidRequest);
-    expect(call).toThrow(/"code"/);
+    expect(call).toThrow(/'code'/);
   });
 
   it('treats a parameter sent empty as missing', () => {

@@ -71,6 +71,36 @@ describe('matchRedirectUri', () => {
   it('matches nothing against an empty list', () => {
     expect(matchRedirectUri([], 'https://app.example.com/cb')).toBe(false);
   });
+
+  describe('loopback redirect URIs match with any port (RFC 8252 section 7.3)', () => {
+    const loopback = ['http://127.0.0.1/callback', 'http://[::1]:8000/cb?app=1', 'http://localhost/oauth'];
+
+    it.each([
+      ['no port registered, a port requested', 'http://127.0.0.1:51234/callback'],
+      ['no port registered, none requested', 'http://127.0.0.1/callback'],
+      ['IPv6 with another port', 'http://[::1]:9999/cb?app=1'],
+      ['IPv6 with no port', 'http://[::1]/cb?app=1'],
+      ['localhost with a port', 'http://localhost:3000/oauth'],
+    ])('matches with %s', (_name, requested) => {
+      expect(matchRedirectUri(loopback, requested)).toBe(true);
+    });
+
+    it.each([
+      ['another loopback host', 'http://localhost:51234/callback'],
+      ['another path', 'http://127.0.0.1:51234/callback/x'],
+      ['another query', 'http://[::1]:9999/cb?app=2'],
+      ['https instead of http', 'https://127.0.0.1:51234/callback'],
+      ['a fragment', 'http://127.0.0.1:51234/callback#x'],
+      ['user information', 'http://u:p@127.0.0.1:51234/callback'],
+    ])('does not match with %s', (_name, requested) => {
+      expect(matchRedirectUri(loopback, requested)).toBe(false);
+    });
+
+    it('never relaxes the port of a host that is not loopback', () => {
+      expect(matchRedirectUri(['https://app.example.com/cb'], 'https://app.example.com:8443/cb')).toBe(false);
+      expect(matchRedirectUri(['http://127.0.0.2/cb'], 'http://127.0.0.2:80/cb')).toBe(false);
+    });
+  });
 });
 
 describe('withParams', () => {

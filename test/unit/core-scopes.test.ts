@@ -70,7 +70,7 @@ describe('grantScopes', () => {
   });
 
   it('refuses a scope the client is not allowed, even if the API defines it', () => {
-    expect(() => grantScopes(['read', 'admin'], ['read', 'write'], api)).toThrow(/not allowed scope "admin"/);
+    expect(() => grantScopes(['read', 'admin'], ['read', 'write'], api)).toThrow(/not allowed scope 'admin'/);
   });
 
   it('refuses an empty request', () => {

@@ -6,7 +6,8 @@ import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import { refreshTokenGrant } from './refresh-token.js';
 
-export type GrantHandler = (ctx: ServerContext, client: ClientRecord, params: Params, resources: string[]) => Promise<TokenResponse>;
+/** `ip` is the caller's address, for the audit trail. */
+export type GrantHandler = (ctx: ServerContext, client: ClientRecord, params: Params, resources: string[], ip: string) => Promise<TokenResponse>;
 
 /** The grant types the token endpoint serves; metadata advertises exactly these. */
 export const GRANTS: Record<GrantType, GrantHandler> = {

@@ -13,6 +13,8 @@ const toClient = (r: Row<'clients'>): ClientRecord => ({
   scopes: list(r.scopes),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  previousSecretHash: r.previous_secret_hash,
+  previousSecretExpiresAt: r.previous_secret_expires_at,
 });
 
 export class KyselyClientStore implements ClientStore {
@@ -32,6 +34,8 @@ export class KyselyClientStore implements ClientStore {
         scopes: JSON.stringify(c.scopes),
         created_at: c.createdAt,
         updated_at: c.updatedAt,
+        previous_secret_hash: c.previousSecretHash,
+        previous_secret_expires_at: c.previousSecretExpiresAt,
       })
       .execute();
   }
@@ -51,6 +55,8 @@ export class KyselyClientStore implements ClientStore {
       .set({
         ...(patch.name !== undefined && { name: patch.name }),
         ...(patch.secretHash !== undefined && { secret_hash: patch.secretHash }),
+        ...(patch.previousSecretHash !== undefined && { previous_secret_hash: patch.previousSecretHash }),
+        ...(patch.previousSecretExpiresAt !== undefined && { previous_secret_expires_at: patch.previousSecretExpiresAt }),
         ...(patch.authMethod !== undefined && { auth_method: patch.authMethod }),
         ...(patch.redirectUris !== undefined && { redirect_uris: JSON.stringify(patch.redirectUris) }),
         ...(patch.grantTypes !== undefined && { grant_types: JSON.stringify(patch.grantTypes) }),

@@ -1,5 +1,5 @@
 import type { ConsentRecord, InteractionRecord, SessionRecord } from '../records.js';
-import type { ConsentStore, InteractionStore, RateLimitStore, SessionStore } from '../store.js';
+import type { ConsentStore, InteractionStore, RateLimitStore, RateWindow, SessionStore } from '../store.js';
 import { list, type Db, type Row } from './db.js';
 
 const toConsent = (r: Row<'consents'>): ConsentRecord => ({
@@ -87,7 +87,7 @@ export class KyselyInteractionStore implements InteractionStore {
 export class KyselyRateLimitStore implements RateLimitStore {
   constructor(private readonly db: Db) {}
 
-  async count(key: string, windowMs: number, now: number): Promise<number> {
+  async count(key: string, windowMs: number, now: number): Promise<RateWindow> {
     const row = await this.db
       .insertInto('rate_limits')
       .values({ key, count: 1, window_end: now + windowMs })
@@ -97,14 +97,19 @@ export class KyselyRateLimitStore implements RateLimitStore {
           window_end: eb.case().when('rate_limits.window_end', '<=', now).then(now + windowMs).else(eb.ref('rate_limits.window_end')).end(),
         })),
       )
-      .returning('count')
+      .returning(['count', 'window_end'])
       .executeTakeFirstOrThrow();
-    return row.count;
+    return { count: row.count, windowEnd: row.window_end };
   }
 
-  async peek(key: string, now: number): Promise<number> {
-    const row = await this.db.selectFrom('rate_limits').select('count').where('key', '=', key).where('window_end', '>', now).executeTakeFirst();
-    return row?.count ?? 0;
+  async peek(keys: string[], now: number): Promise<Map<string, RateWindow>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.db.selectFrom('rate_limits').select(['key', 'count', 'window_end']).where('key', 'in', keys).where('window_end', '>', now).execute();
+    return new Map(rows.map((r) => [r.key, { count: r.count, windowEnd: r.window_end }]));
+  }
+
+  async uncount(key: string): Promise<void> {
+    await this.db.updateTable('rate_limits').set((eb) => ({ count: eb('count', '-', 1) })).where('key', '=', key).where('count', '>', 0).execute();
   }
 
   async clear(key: string): Promise<void> {

@@ -39,6 +39,7 @@ const toRefreshToken = (r: Row<'refresh_tokens'>): RefreshTokenRecord => ({
   createdAt: r.created_at,
   expiresAt: r.expires_at,
   consumedAt: r.consumed_at,
+  reissueSealed: r.reissue_sealed,
 });
 
 /**
@@ -88,7 +89,15 @@ export class KyselyTokenStore implements TokenStore {
       const r = issue.refreshToken;
       await tx
         .insertInto('refresh_tokens')
-        .values({ token_hash: r.tokenHash, grant_id: r.grantId, client_id: r.clientId, created_at: r.createdAt, expires_at: r.expiresAt, consumed_at: null })
+        .values({
+          token_hash: r.tokenHash,
+          grant_id: r.grantId,
+          client_id: r.clientId,
+          created_at: r.createdAt,
+          expires_at: r.expiresAt,
+          consumed_at: null,
+          reissue_sealed: r.reissueSealed,
+        })
         .execute();
     }
     const a = issue.accessToken;

@@ -1,0 +1,58 @@
+import { TemporarilyUnavailable } from '../core/errors.js';
+import { recordAudit } from './audit.js';
+import type { ServerContext } from './context.js';
+
+/** Whose failures count: the calling address, and the client id a request names when it names one. */
+export interface ThrottleSubject {
+  address: string;
+  clientId?: string | undefined;
+}
+
+const addressKey = (address: string) => `auth:address:${address}`;
+const clientKey = (clientId: string) => `auth:client:${clientId}`;
+
+function keysOf(subject: ThrottleSubject): { key: string; limit: 'client' | 'address' }[] {
+  const keys: { key: string; limit: 'client' | 'address' }[] = [{ key: addressKey(subject.address), limit: 'address' }];
+  if (subject.clientId !== undefined) keys.push({ key: clientKey(subject.clientId), limit: 'client' });
+  return keys;
+}
+
+/**
+ * Refuses a request whose address or client has used up its failed authentications for the window,
+ * with the seconds until the window ends. One read covers both counters. Counting happens after a
+ * failure, so requests already in flight when a limit is reached still complete: client secrets and
+ * API keys carry 256 bits, so the limit is against abuse and load, not guessing. (Passwords, which
+ * can be guessed, are counted before they are checked: see sign-in.)
+ */
+export async function refuseIfThrottled(ctx: ServerContext, subject: ThrottleSubject): Promise<void> {
+  const now = ctx.now();
+  const keys = keysOf(subject);
+  const windows = await ctx.store.rateLimits.peek(
+    keys.map((k) => k.key),
+    now,
+  );
+  for (const { key, limit } of keys) {
+    const window = windows.get(key);
+    const max = limit === 'client' ? ctx.config.rateLimits.clientFailures : ctx.config.rateLimits.addressFailures;
+    if (window && window.count >= max) {
+      ctx.metrics.throttled.inc({ limit });
+      throw new TemporarilyUnavailable('too many failed authentications; try again later', Math.max(1, Math.ceil((window.windowEnd - now) / 1000)));
+    }
+  }
+}
+
+/** Counts one failed authentication against the address and the client; records the moment a limit is reached. */
+export async function countFailedAuthentication(ctx: ServerContext, subject: ThrottleSubject): Promise<void> {
+  const windowMs = ctx.config.rateLimits.windowSeconds * 1000;
+  const now = ctx.now();
+  for (const { key, limit } of keysOf(subject)) {
+    const { count } = await ctx.store.rateLimits.count(key, windowMs, now);
+    const max = limit === 'client' ? ctx.config.rateLimits.clientFailures : ctx.config.rateLimits.addressFailures;
+    if (count === max) {
+      await recordAudit(ctx, 'rate_limit.exceeded', { actor: 'anonymous', ip: subject.address }, {
+        clientId: limit === 'client' ? (subject.clientId ?? null) : null,
+        detail: { limit, failures: count, window_seconds: ctx.config.rateLimits.windowSeconds },
+      });
+    }
+  }
+}
