@@ -21,6 +21,14 @@ export function registerServeCommands(program: Command): void {
     .option('--signing-alg <alg>', 'RS256, ES256 or EdDSA (env LATCHKEY_SIGNING_ALG, default RS256)')
     .option('--log-level <level>', 'debug, info, warn or error (env LATCHKEY_LOG_LEVEL, default info)')
     .option('--trust-proxy <proxies>', 'believe X-Forwarded-For from: true, a hop count, or addresses/CIDRs (env LATCHKEY_TRUST_PROXY, default false)')
+    .option('--rate-limit-client <n>', 'failed authentications per client and address per window before 429 (env LATCHKEY_RATE_LIMIT_CLIENT, default 20)')
+    .option('--rate-limit-address <n>', 'failed authentications per address per window before 429 (env LATCHKEY_RATE_LIMIT_ADDRESS, default 100)')
+    .option('--rate-limit-window <seconds>', 'the rate limits\' window (env LATCHKEY_RATE_LIMIT_WINDOW, default 60)')
+    .option('--refresh-reuse-grace <seconds>', 'a retried refresh token gets the same answer within this (env LATCHKEY_REFRESH_REUSE_GRACE, default 0: off)')
+    .option('--require-pkce <clients>', 'public or all: who must use PKCE (env LATCHKEY_REQUIRE_PKCE, default public)')
+    .option('--metrics <on>', 'true or false: serve /metrics (env LATCHKEY_METRICS, default true)')
+    .option('--request-timeout <seconds>', 'the longest a request may take to arrive (env LATCHKEY_REQUEST_TIMEOUT, default 30)')
+    .option('--shutdown-timeout <seconds>', 'the longest shutdown waits for requests in flight (env LATCHKEY_SHUTDOWN_TIMEOUT, default 10)')
     .option('--json', 'print the ready line as one JSON document')
     .action(async (opts: RawSettings & { json?: boolean }) => {
       const config = resolveConfig(opts, process.env, availableParallelism());
