@@ -142,7 +142,8 @@ function httpLimits(requestSeconds: number, shutdownSeconds: number): HttpLimits
   return {
     requestTimeoutMs,
     headersTimeoutMs: Math.min(10_000, Math.max(1_000, Math.floor(requestTimeoutMs / 3))),
-    idleTimeoutMs: requestTimeoutMs,
+    // Longer than the request's own bound, so a stalled body is answered 408 before the socket is dropped.
+    idleTimeoutMs: requestTimeoutMs + 5_000,
     keepAliveTimeoutMs: 5_000,
     shutdownTimeoutMs: shutdownSeconds * 1000,
   };

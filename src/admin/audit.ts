@@ -40,8 +40,9 @@ export async function listAuditEvents(ctx: AdminContext, filter: AuditFilter): P
   }
   let since: number | undefined;
   if (filter.since !== undefined) {
-    since = /^\d{4}-\d{2}-\d{2}/.test(filter.since) ? Date.parse(filter.since) : NaN;
-    if (Number.isNaN(since)) throw new AdminError('invalid_request', 'since must be an ISO 8601 time such as 2026-01-31T12:00:00Z');
+    // A date alone is UTC midnight; a time must say its zone, so it never depends on the machine's.
+    since = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(filter.since) ? Date.parse(filter.since) : NaN;
+    if (Number.isNaN(since)) throw new AdminError('invalid_request', 'since must be an ISO 8601 date or time with its zone, such as 2026-01-31 or 2026-01-31T12:00:00Z');
   }
   const limit = filter.limit ?? DEFAULT_AUDIT_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT) throw new AdminError('invalid_request', `limit must be a whole number from 1 to ${MAX_AUDIT_LIMIT}`);

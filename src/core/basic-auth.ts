@@ -11,7 +11,9 @@ export function parseBasicCredentials(header: string): { clientId: string; clien
   try {
     const clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
     const clientSecret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
-    return clientSecret === '' ? undefined : { clientId, clientSecret };
+    // No client id or secret holds a NUL; refusing it here keeps it away from the store.
+    if (clientSecret === '' || clientId.includes('\0') || clientSecret.includes('\0')) return undefined;
+    return { clientId, clientSecret };
   } catch {
     return undefined;
   }

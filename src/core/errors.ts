@@ -103,13 +103,17 @@ export class InsufficientScope extends OAuthError {
 }
 
 /**
- * Too many failed attempts from one client or address (RFC 6749 §4.1.2.1's code, answered with 429
- * and `Retry-After`, RFC 6585 §4).
+ * The server cannot serve the request now (RFC 6749 §4.1.2.1's code), with `Retry-After`: 429 for
+ * too many failed attempts from one client or address (RFC 6585 §4), 503 while the database is
+ * unreachable or the server shuts down.
  */
 export class TemporarilyUnavailable extends OAuthError {
   readonly error = 'temporarily_unavailable';
-  override readonly status = 429;
-  constructor(description: string, readonly retryAfterSeconds: number) {
+  constructor(
+    description: string,
+    readonly retryAfterSeconds: number,
+    override readonly status: 429 | 503 = 429,
+  ) {
     super(description);
   }
 }

@@ -13,9 +13,11 @@ export function isSafeReturnTo(value: string): boolean {
 const encoder = new TextEncoder();
 
 /**
- * A path or URL made fit for a Location header: anything outside visible ASCII (spaces, Unicode) is
- * percent-encoded as UTF-8, as a browser would send it. Existing `%XX` sequences are kept.
+ * A path or URL made fit for a Location header: anything a URI may not hold as it is (spaces,
+ * Unicode, and `"<>^`{|}`, RFC 3986 §2) is percent-encoded as UTF-8, as a browser would send it. A
+ * backslash is kept: browsers read it as `/`, and a return_to was checked as they read it.
+ * Existing `%XX` sequences are kept.
  */
 export function locationHeaderValue(target: string): string {
-  return target.replace(/[^\x21-\x7e]/gu, (char) => [...encoder.encode(char)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+  return target.replace(/[^\x21-\x7e]|["<>^`{|}]/gu, (char) => [...encoder.encode(char)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
 }

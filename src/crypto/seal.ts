@@ -99,11 +99,16 @@ export class MasterKeyRing {
   }
 
   /** A subkey for one purpose (e.g. CSRF tokens), so the master key itself never signs anything. */
-  subkey(purpose: string): Buffer {
-    return Buffer.from(hkdfSync('sha256', this.current.key, Buffer.alloc(0), `latchkey ${purpose}`, 32));
+  subkey(purpose: string, key: MasterKey = this.current): Buffer {
+    return Buffer.from(hkdfSync('sha256', key.key, Buffer.alloc(0), `latchkey ${purpose}`, 32));
   }
 
   mac(purpose: string, data: string): string {
     return createHmac('sha256', this.subkey(purpose)).update(data).digest('base64url');
+  }
+
+  /** The MAC under every key of the ring, newest first: what `mac` gave before a rotation is among them. */
+  macsUnderEveryKey(purpose: string, data: string): string[] {
+    return [...this.byKid.values()].reverse().map((key) => createHmac('sha256', this.subkey(purpose, key)).update(data).digest('base64url'));
   }
 }

@@ -1,6 +1,7 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import { InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable } from '../core/errors.js';
+import { isStoreUnavailable, isUnstorableText } from '../store/failures.js';
 import { AdminError } from '../admin/context.js';
 import { BrokerError } from '../broker/errors.js';
 import { messagePage } from '../server/pages/templates.js';
@@ -32,11 +33,21 @@ export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyR
   return reply.status(error.status).header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(error.toJSON());
 }
 
-const isPage = (request: FastifyRequest) => (request.routeOptions.config as { page?: boolean } | undefined)?.page === true;
+/** Headers every answer carries, framework errors included. */
+export function setCommonHeaders(reply: FastifyReply): void {
+  reply.header('X-Content-Type-Options', 'nosniff');
+  reply.header('Referrer-Policy', 'no-referrer');
+  // Answers carry codes, tokens and session state; only the public discovery documents override this.
+  reply.header('Cache-Control', 'no-store');
+}
+
+/** How long a client is told to wait when the database is unreachable. */
+const UNAVAILABLE_RETRY_SECONDS = 5;
 
 /** A request the client got wrong, as an OAuth error; undefined for a failure of the server's own. */
 function clientFault(err: Error): OAuthError | undefined {
   if (err instanceof OAuthError) return err;
+  if (isUnstorableText(err)) return new InvalidRequest('the request contains a character that is not allowed (NUL)');
   const framework = err as FastifyError;
   const known = framework.code !== undefined ? FRAMEWORK_ERRORS[framework.code] : undefined;
   if (known !== undefined || (framework.statusCode !== undefined && framework.statusCode < 500)) {
@@ -53,10 +64,11 @@ function faultStatus(request: FastifyRequest, err: Error): number {
 }
 
 /** Answers an error on a request: a page on page routes, JSON elsewhere. */
-function answerError(ctx: ServerContext, err: Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+function answerError(ctx: ServerContext, routes: RouteTable, err: Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const isPage = routes.isPage(request);
   if (err instanceof BrokerError) {
     noteOutcome(reply, err.code);
-    if (isPage(request)) return sendPage(reply, err.status, messagePage('Request failed', err.message));
+    if (isPage) return sendPage(reply, err.status, messagePage('Request failed', err.message));
     return reply.status(err.status).header('Cache-Control', 'no-store').send(err.toJSON());
   }
   if (err instanceof AdminError) {
@@ -66,32 +78,48 @@ function answerError(ctx: ServerContext, err: Error, request: FastifyRequest, re
   const fault = clientFault(err);
   if (!fault) {
     ctx.logger.error({ reqId: request.id, err: { type: err.name, code: (err as FastifyError).code, message: err.message, stack: err.stack } }, 'unhandled error');
+    if (isStoreUnavailable(err)) {
+      // The database is down or busy: a retry later may work, so say so rather than 500.
+      const unavailable = new TemporarilyUnavailable('the service is temporarily unavailable; try again later', UNAVAILABLE_RETRY_SECONDS, 503);
+      if (!isPage) return sendOAuthError(reply, unavailable);
+      noteOutcome(reply, unavailable.error);
+      reply.header('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
+      return sendPage(reply, 503, messagePage('Temporarily unavailable', 'The service cannot be reached right now. Please try again in a moment.'));
+    }
     noteOutcome(reply, 'server_error');
-    if (isPage(request)) return sendPage(reply, 500, messagePage('Something went wrong', 'The server could not complete the request. Please try again.'));
+    if (isPage) return sendPage(reply, 500, messagePage('Something went wrong', 'The server could not complete the request. Please try again.'));
     return reply.status(500).header('Cache-Control', 'no-store').send({ error: 'server_error', error_description: 'internal error' });
   }
-  if (err instanceof OAuthError && !isPage(request)) return sendOAuthError(reply, err);
+  if (err instanceof OAuthError && !isPage) return sendOAuthError(reply, err);
   noteOutcome(reply, fault.error);
   const status = err instanceof OAuthError ? err.status : faultStatus(request, err);
-  if (isPage(request)) return sendPage(reply, status, messagePage('Bad request', fault.description));
+  if (isPage) return sendPage(reply, status, messagePage('Bad request', fault.description));
   return reply.status(status).header('Cache-Control', 'no-store').send(fault.toJSON());
 }
 
 /**
- * Route patterns by the methods they answer, so a known path asked with another method gets 405
- * rather than 404 (RFC 9110 §15.5.6).
+ * The routes as patterns: which methods a path answers, so a known path asked with another method
+ * gets 405 rather than 404 (RFC 9110 §15.5.6); and which paths are pages, so that an error the
+ * framework finds before routing (a malformed URL) is still answered with a page there.
  */
-class RouteMethods {
-  private readonly routes: { pattern: RegExp; method: string }[] = [];
+class RouteTable {
+  private readonly routes: { pattern: RegExp; method: string; page: boolean }[] = [];
 
-  add(url: string, methods: string | string[]): void {
-    const source = url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
-    const pattern = new RegExp(`^${source}/?$`);
-    for (const method of [methods].flat()) this.routes.push({ pattern, method });
+  add(url: string, methods: string | string[], page: boolean): void {
+    const source = url.split('/').map((part) => (part.startsWith(':') ? '[^/]*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+    const pattern = new RegExp(`^${source}$`);
+    for (const method of [methods].flat()) this.routes.push({ pattern, method, page });
   }
 
   allowed(path: string): string[] {
     return [...new Set(this.routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+  }
+
+  isPage(request: FastifyRequest): boolean {
+    if ((request.routeOptions.config as { page?: boolean } | undefined)?.page === true) return true;
+    if (request.routeOptions.url !== undefined) return false;
+    const path = pathOf(request.url);
+    return this.routes.some((r) => r.page && r.method === request.method && r.pattern.test(path));
   }
 }
 
@@ -100,28 +128,42 @@ const CLIENT_ERRORS: Record<string, { status: number; description: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, description: 'the request headers are too large' },
 };
 
+const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
 /**
  * Requests Node's parser refuses before any route runs (malformed request line, oversized
- * headers, a body that never arrives): answered with a fixed OAuth-shaped body and closed.
+ * headers, a body that never arrives): answered with a fixed OAuth-shaped body and closed. An
+ * answer to HEAD has no body (RFC 9110 §9.3.2).
  */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+function answerClientError(err: ConnectionError, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const known = (err.code !== undefined && CLIENT_ERRORS[err.code]) || { status: 400, description: 'the request is malformed' };
-  const body = JSON.stringify({ error: 'invalid_request', error_description: known.description });
+  // Node gives the bytes read so far as a Buffer, whatever the declared type says.
+  const raw = err.rawPacket as unknown;
+  const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
+  const body = head ? '' : JSON.stringify({ error: 'invalid_request', error_description: known.description });
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${known.status} ${known.status === 400 ? 'Bad Request' : known.status === 408 ? 'Request Timeout' : 'Request Header Fields Too Large'}\r\n` +
-        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${known.status} ${REASONS[known.status]}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n` +
+        `X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();
 }
 
-/** Options for the framework that route its own errors through ours. */
+/** Options for the framework that route its own errors through ours, sharing the route table the error handler builds. */
 export function frameworkErrorOptions(ctx: ServerContext) {
+  const routes = new RouteTable();
   return {
-    frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => answerError(ctx, err, request, reply),
-    clientErrorHandler: answerClientError,
+    routes,
+    options: {
+      frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+        setCommonHeaders(reply);
+        return answerError(ctx, routes, err, request, reply);
+      },
+      clientErrorHandler: answerClientError,
+    },
   };
 }
 
@@ -130,13 +172,31 @@ export function frameworkErrorOptions(ctx: ServerContext) {
  * §5.2 JSON; the admin API with its own codes. Anything unexpected is a 500 with a fixed message,
  * logged by request id, its message never reaching the client.
  */
-export function installErrorHandler(app: FastifyInstance, ctx: ServerContext): void {
-  const routeMethods = new RouteMethods();
-  app.addHook('onRoute', (route) => routeMethods.add(route.url, route.method));
-  app.setErrorHandler((err: Error, request, reply) => answerError(ctx, err, request, reply));
+export function installErrorHandler(app: FastifyInstance, ctx: ServerContext, routes: RouteTable): void {
+  app.addHook('onRoute', (route) => routes.add(route.url, route.method, (route.config as { page?: boolean } | undefined)?.page === true));
+  app.setErrorHandler((err: Error, request, reply) => answerError(ctx, routes, err, request, reply));
+
+  // A handler still waiting when the request's time is up (a database that stopped answering) is
+  // answered 503 now; whatever it does later is discarded. The clock starts once the request has
+  // arrived: until then Node's own request timeout answers 408.
+  const deadlines = new WeakMap<FastifyRequest, NodeJS.Timeout>();
+  app.addHook('preValidation', async (request, reply) => {
+    const timer = setTimeout(() => {
+      if (reply.sent) return;
+      ctx.logger.error({ reqId: request.id, ms: ctx.config.http.requestTimeoutMs }, 'request timed out waiting for the server');
+      const late = new TemporarilyUnavailable('the server took too long to answer; try again', UNAVAILABLE_RETRY_SECONDS, 503);
+      if (!routes.isPage(request)) return void sendOAuthError(reply, late);
+      noteOutcome(reply, late.error);
+      reply.header('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
+      void sendPage(reply, 503, messagePage('Temporarily unavailable', 'The service took too long to answer. Please try again in a moment.'));
+    }, ctx.config.http.requestTimeoutMs);
+    timer.unref();
+    deadlines.set(request, timer);
+  });
+  app.addHook('onResponse', async (request) => clearTimeout(deadlines.get(request)));
 
   app.setNotFoundHandler((request, reply) => {
-    const allowed = routeMethods.allowed(pathOf(request.url));
+    const allowed = routes.allowed(pathOf(request.url));
     if (allowed.length > 0) {
       const description = `use ${allowed.filter((m) => m !== 'HEAD').join(' or ')} for this endpoint`;
       noteOutcome(reply, 'invalid_request');

@@ -16,6 +16,9 @@ export function installFormParser(app: FastifyInstance): void {
 
 const FORM_MEDIA_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 
+/** A NUL, encoded or not: no form field may hold one, and PostgreSQL cannot store it. */
+const NUL = /%00|\0/;
+
 /** The parameters of a POST whose body must be a form (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1). */
 export function formParams(request: FastifyRequest): ParsedParams {
   if (request.body === undefined || request.body === null) return parseParams('');
@@ -23,6 +26,7 @@ export function formParams(request: FastifyRequest): ParsedParams {
   if (typeof request.body !== 'string' || !FORM_MEDIA_TYPE.test(request.headers['content-type'] ?? '')) {
     throw new InvalidRequest('the body must be application/x-www-form-urlencoded');
   }
+  if (NUL.test(request.body)) throw new InvalidRequest('the request contains a character that is not allowed (NUL)');
   return parseParams(request.body);
 }
 

@@ -19,6 +19,7 @@ import { handleTokenRequest } from '../server/token.js';
 import { startInteraction } from '../server/consent.js';
 import { formParams, queryParams, rawQuery } from './form.js';
 import { sendPage } from './pages.js';
+import { noteOutcome } from './request-notes.js';
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
@@ -50,7 +51,10 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: ServerContext): v
     try {
       request = await validateAuthorizationRequest(ctx, parsed);
     } catch (err) {
-      if (err instanceof AuthorizationPageError) return sendPage(reply, 400, messagePage('This request cannot be completed', err.message));
+      if (err instanceof AuthorizationPageError) {
+        noteOutcome(reply, 'invalid_request');
+        return sendPage(reply, 400, messagePage('This request cannot be completed', err.message));
+      }
       if (err instanceof AuthorizationRedirectError) return reply.redirect(authorizationResponseUrl(ctx, err.redirectUri, err.state, err.error), status);
       throw err;
     }

@@ -20,6 +20,7 @@ import { signIn } from '../server/sign-in.js';
 import { browserBinding } from './binding-cookie.js';
 import { formParams, queryParams } from './form.js';
 import { sendPage } from './pages.js';
+import { noteOutcome } from './request-notes.js';
 
 const PAGE = { config: { page: true } };
 
@@ -32,9 +33,14 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): vo
   /** The login form's CSRF binding. */
   const loginBinding = (request: FastifyRequest, reply: FastifyReply): string => browserBinding(ctx, request, reply, LOGIN_CSRF_COOKIE);
 
-  const badForm = (reply: FastifyReply) => sendPage(reply, 400, messagePage('Bad request', 'The form was malformed. Go back and try again.'));
-  const expiredForm = (reply: FastifyReply) =>
-    sendPage(reply, 403, messagePage('This form has expired', 'For your security the form could not be accepted. Go back, reload the page and try again.'));
+  const badForm = (reply: FastifyReply) => {
+    noteOutcome(reply, 'invalid_request');
+    return sendPage(reply, 400, messagePage('Bad request', 'The form was malformed. Go back and try again.'));
+  };
+  const expiredForm = (reply: FastifyReply) => {
+    noteOutcome(reply, 'invalid_request');
+    return sendPage(reply, 403, messagePage('This form has expired', 'For your security the form could not be accepted. Go back, reload the page and try again.'));
+  };
 
   app.get('/login', PAGE, async (request, reply) => {
     const params = queryParams(request);
@@ -58,9 +64,13 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServerContext): vo
 
     const result = await signIn(ctx, username, password, request.ip);
     if (result.outcome === 'throttled') {
-      return sendPage(reply, 429, loginPage({ returnTo, csrf, username, error: 'Too many failed sign-in attempts. Wait 15 minutes and try again.' }));
+      noteOutcome(reply, 'temporarily_unavailable');
+      reply.header('Retry-After', String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))));
+      const minutes = Math.max(1, Math.ceil(result.retryAfterMs / 60_000));
+      return sendPage(reply, 429, loginPage({ returnTo, csrf, username, error: `Too many failed sign-in attempts. Wait ${minutes} minute${minutes === 1 ? '' : 's'} and try again.` }));
     }
     if (result.outcome === 'invalid') {
+      noteOutcome(reply, 'access_denied');
       return sendPage(reply, 401, loginPage({ returnTo, csrf, username, error: 'Wrong username or password.' }));
     }
     // A fresh session id at every sign-in, so a planted cookie cannot be carried into it.

@@ -75,6 +75,8 @@ export class JobRunner {
     const renewed = this.lease ? await this.store.locks.renew(this.lease, this.leaseMs).catch(() => false) : false;
     if (renewed) return;
     if (this.lease) this.logger.warn({ job: 'leader-election' }, 'lost the job leadership');
+    // Not the leader until acquired again: if acquiring fails too (the database is down), it stays so.
+    this.lease = undefined;
     this.lease = await this.store.locks.acquire(LEADER_LOCK, this.owner, this.leaseMs);
     if (this.lease) this.logger.debug({ job: 'leader-election', fence: this.lease.fence }, 'runs the cluster jobs');
   }

@@ -80,7 +80,7 @@ export class Metrics {
   });
 
   constructor(store: Store) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_' });
     new Gauge({
       name: 'latchkey_db_pool_connections',
       help: 'Database pool connections, by state (total, idle, waiting); PostgreSQL only.',

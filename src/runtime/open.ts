@@ -17,7 +17,7 @@ export interface OpenOptions {
 export async function openContext(config: Config, logger: Logger, options: OpenOptions): Promise<ServerContext> {
   const now = options.now ?? Date.now;
   const masterKeys = loadMasterKeys(config, (message) => process.stderr.write(message + '\n'));
-  const store = await openStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, config.http.requestTimeoutMs);
   try {
     const keys = new SigningKeys(store, masterKeys, signingKeyPublishMs(config));
     if (options.ensureSigningKey) await keys.ensure(config.signingAlg, now());

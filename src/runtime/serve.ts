@@ -124,7 +124,7 @@ async function runPrimary(config: Config, logger: Logger, options: ServeOptions)
   cluster.on('exit', (worker, code) => {
     if (stopping) return;
     if (!ready) {
-      logger.error({ workerPid: worker.process.pid, code }, 'a worker failed to start; stopping');
+      // The worker has said why on its own; stdout stays for the ready line (one JSON document with --json).
       process.stderr.write(`latchkey: a worker failed to start (exit code ${code}); see its error above\n`);
       process.exitCode = 1;
       stopAll();

@@ -65,7 +65,7 @@ export async function validateAuthorizationRequest(ctx: ServerContext, parsed: P
   }
   const clientId = params.get('client_id');
   if (clientId === undefined) throw new AuthorizationPageError('The request names no application (client_id is missing).');
-  const client = await ctx.store.clients.get(clientId);
+  const client = clientId.includes('\0') ? undefined : await ctx.store.clients.get(clientId);
   if (!client) throw new AuthorizationPageError('The application is not registered here (unknown client_id).');
   const redirectUri = pickRedirectUri(client, params.get('redirect_uri'));
   const state = params.get('state');
@@ -73,6 +73,7 @@ export async function validateAuthorizationRequest(ctx: ServerContext, parsed: P
   try {
     const [duplicate] = duplicates;
     if (duplicate !== undefined) throw new InvalidRequest(`parameter ${quoted(duplicate)} was sent more than once`);
+    if ([...params.values()].some((value) => value.includes('\0'))) throw new InvalidRequest('a parameter contains a character that is not allowed (NUL)');
     const responseType = params.get('response_type');
     if (responseType === undefined) throw new InvalidRequest('missing required parameter "response_type"');
     if (responseType !== 'code') throw new UnsupportedResponseType('only response_type=code is supported');

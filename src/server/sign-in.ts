@@ -10,7 +10,7 @@ export const SIGN_IN_LIMITS = { perUser: 5, perAddress: 20, windowMs: 15 * 60 * 
 const userKey = (username: string) => `sign-in:user:${username}`;
 const addressKey = (address: string) => `sign-in:address:${address}`;
 
-export type SignInResult = { outcome: 'signed_in'; user: UserRecord } | { outcome: 'invalid' } | { outcome: 'throttled' };
+export type SignInResult = { outcome: 'signed_in'; user: UserRecord } | { outcome: 'invalid' } | { outcome: 'throttled'; retryAfterMs: number };
 
 /**
  * Checks a username and password. Each attempt is counted, atomically, before the password is
@@ -24,9 +24,10 @@ export async function signIn(ctx: ServerContext, username: string, password: str
     ctx.store.rateLimits.count(userKey(username), SIGN_IN_LIMITS.windowMs, now),
     ctx.store.rateLimits.count(addressKey(address), SIGN_IN_LIMITS.windowMs, now),
   ]);
-  if (perUser.count > SIGN_IN_LIMITS.perUser || perAddress.count > SIGN_IN_LIMITS.perAddress) {
+  const over = [perUser.count > SIGN_IN_LIMITS.perUser && perUser, perAddress.count > SIGN_IN_LIMITS.perAddress && perAddress].filter((w) => w !== false);
+  if (over.length > 0) {
     ctx.metrics.signIns.inc({ outcome: 'throttled' });
-    return { outcome: 'throttled' };
+    return { outcome: 'throttled', retryAfterMs: Math.max(...over.map((w) => w.windowEnd)) - now };
   }
 
   const user = await ctx.store.users.getByUsername(username);

@@ -2,18 +2,22 @@ import { TemporarilyUnavailable } from '../core/errors.js';
 import { recordAudit } from './audit.js';
 import type { ServerContext } from './context.js';
 
-/** Whose failures count: the calling address, and the client id a request names when it names one. */
+/**
+ * Whose failures count: the calling address, and the client id a request names when it names one,
+ * counted per address too: client ids are public, so a limit on the id alone would let anyone lock
+ * a client out by sending wrong secrets for it.
+ */
 export interface ThrottleSubject {
   address: string;
   clientId?: string | undefined;
 }
 
 const addressKey = (address: string) => `auth:address:${address}`;
-const clientKey = (clientId: string) => `auth:client:${clientId}`;
+const clientKey = (clientId: string, address: string) => `auth:client:${address}:${clientId}`;
 
 function keysOf(subject: ThrottleSubject): { key: string; limit: 'client' | 'address' }[] {
   const keys: { key: string; limit: 'client' | 'address' }[] = [{ key: addressKey(subject.address), limit: 'address' }];
-  if (subject.clientId !== undefined) keys.push({ key: clientKey(subject.clientId), limit: 'client' });
+  if (subject.clientId !== undefined) keys.push({ key: clientKey(subject.clientId, subject.address), limit: 'client' });
   return keys;
 }
 

@@ -42,18 +42,25 @@ class OwnSchemaPostgresDialect extends PostgresDialect {
  * PostgreSQL through a `pg` pool. Times are `bigint` columns; epoch milliseconds fit a double
  * exactly, so they are read back as numbers rather than strings.
  */
-export async function openPostgresStore(url: string, options: { migrate: boolean } = { migrate: true }): Promise<KyselyStore> {
+export async function openPostgresStore(url: string, options: { migrate: boolean; waitTimeoutMs?: number } = { migrate: true }): Promise<KyselyStore> {
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
-    connectionTimeoutMillis: 10_000,
+    // Waiting for a free connection is bounded by half a request's time. A query already sent is
+    // not timed out here: pg would then send the next query on the same connection and read the
+    // late answer of the first as its own. The HTTP layer answers a request that takes too long.
+    connectionTimeoutMillis: Math.max(1_000, Math.floor((options.waitTimeoutMs ?? 20_000) / 2)),
+    keepAlive: true,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client that loses its connection emits here; without a listener the process would crash.
+  // A client that loses its connection emits 'error'; without a listener the process would crash. The
+  // pool listens only while a client is idle, so each client gets its own listener for the time it is
+  // checked out: the query in flight fails on its own and the pool discards the client.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const store = new KyselyStore(new Kysely<Schema>({ dialect: new OwnSchemaPostgresDialect({ pool }) }), 'postgres', () => ({
     total: pool.totalCount,
     idle: pool.idleCount,

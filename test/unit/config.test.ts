@@ -31,7 +31,7 @@ describe('resolveConfig defaults', () => {
       requirePkce: 'public',
       metrics: true,
       rateLimits: { clientFailures: 20, addressFailures: 100, windowSeconds: 60 },
-      http: { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, shutdownTimeoutMs: 10_000 },
+      http: { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 35_000, keepAliveTimeoutMs: 5_000, shutdownTimeoutMs: 10_000 },
       broker: {
         refreshLockMs: 30_000,
         refreshIntervalMs: 10_000,

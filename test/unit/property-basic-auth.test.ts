@@ -9,7 +9,10 @@ function formEncode(value: string): string {
 
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
 /** Well-formed Unicode biased towards the characters the encoding must survive. */
-const credentialChar = fc.oneof(fc.constantFrom(':', '%', '+', ' ', '=', '/', '&', '%3A', '%2B', '~', '*'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }));
+const credentialChar = fc.oneof(
+  fc.constantFrom(':', '%', '+', ' ', '=', '/', '&', '%3A', '%2B', '~', '*'),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }).filter((c) => c !== '\0'),
+);
 const credential = fc.string({ unit: credentialChar, minLength: 1, maxLength: 20 });
 const scheme = fc.constantFrom('Basic', 'basic', 'BASIC', 'bAsIc');
 const spaces = (min: number) => fc.integer({ min, max: 3 }).map((n) => ' '.repeat(n));
@@ -20,6 +23,16 @@ describe('parseBasicCredentials (property)', () => {
       fc.property(credential, credential, scheme, spaces(1), spaces(0), (id, secret, name, before, after) => {
         const token = Buffer.from(`${formEncode(id)}:${formEncode(secret)}`, 'utf8').toString('base64');
         expect(parseBasicCredentials(`${name}${before}${token}${after}`)).toEqual({ clientId: id, clientSecret: secret });
+      }),
+    );
+  });
+
+  it('refuses an id or secret holding a NUL, which no client has and the store could not look up', () => {
+    fc.assert(
+      fc.property(credential, credential, fc.boolean(), (id, secret, inId) => {
+        const [withNul, other] = inId ? [`${id}\0`, secret] : [secret, `\0${id}`];
+        const pair = inId ? `${formEncode(withNul)}:${formEncode(other)}` : `${formEncode(other)}:${formEncode(withNul)}`;
+        expect(parseBasicCredentials(`Basic ${Buffer.from(pair, 'utf8').toString('base64')}`)).toBeUndefined();
       }),
     );
   });

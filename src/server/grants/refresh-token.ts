@@ -3,7 +3,7 @@ import type { Params } from '../../core/params.js';
 import { requireParam } from '../../core/params.js';
 import { narrowScopes, parseScopeParam } from '../../core/scopes.js';
 import { SECRET_PREFIX, hashSecret } from '../../crypto/secrets.js';
-import type { ClientRecord, GrantRecord } from '../../store/records.js';
+import type { ClientRecord, GrantRecord, RefreshTokenRecord } from '../../store/records.js';
 import { sealContext } from '../../store/sealed-columns.js';
 import { recordAudit } from '../audit.js';
 import type { ServerContext } from '../context.js';
@@ -27,6 +27,16 @@ interface Reissue {
  */
 const successorOf = (ctx: ServerContext, presented: string): string => SECRET_PREFIX.refreshToken + ctx.masterKeys.mac('refresh-successor', presented);
 
+/** Every successor `presented` may have been given: under each master key, so a key rotation in between does not look like reuse. */
+const possibleSuccessors = (ctx: ServerContext, presented: string): string[] =>
+  ctx.masterKeys.macsUnderEveryKey('refresh-successor', presented).map((mac) => SECRET_PREFIX.refreshToken + mac);
+
+/** A refresh token that is unknown, expired, revoked or another client's. */
+function invalid(ctx: ServerContext): InvalidGrant {
+  ctx.metrics.refreshFailures.inc({ reason: 'invalid' });
+  return new InvalidGrant(INVALID);
+}
+
 /**
  * RFC 6749 §6 with rotation (RFC 9700 §4.14.2): every use returns a new refresh token and consumes
  * the old one. Presenting a consumed token means two parties hold the family, so the whole grant is
@@ -40,16 +50,16 @@ export async function refreshTokenGrant(ctx: ServerContext, client: ClientRecord
   const presented = requireParam(params, 'refresh_token');
   const tokenHash = hashSecret(presented);
   const found = await ctx.store.tokens.findRefreshToken(tokenHash);
-  if (!found || found.token.clientId !== client.id) throw new InvalidGrant(INVALID);
+  if (!found || found.token.clientId !== client.id) throw invalid(ctx);
   const { token, grant } = found;
-  if (grant.revokedAt !== null || token.expiresAt <= now) throw new InvalidGrant(INVALID);
+  if (grant.revokedAt !== null || token.expiresAt <= now) throw invalid(ctx);
   if (token.consumedAt !== null) return retryOrRevoke(ctx, presented, token.consumedAt, grant, ip, now);
   if (resources.length > 0 || params.has('audience')) {
     const api = await resolveApi(ctx, resources, params.get('audience'));
     if (api.identifier !== grant.resource) throw new InvalidTarget('the refresh token was issued for another resource');
   }
   const scopes = narrowScopes(parseScopeParam(params.get('scope')), grant.scopes);
-  if (grant.userId !== null && !(await ctx.store.users.get(grant.userId))) throw new InvalidGrant(INVALID);
+  if (grant.userId !== null && !(await ctx.store.users.get(grant.userId))) throw invalid(ctx);
 
   const successor = successorOf(ctx, presented);
   const { response, issue } = await prepareTokens(
@@ -64,7 +74,7 @@ export async function refreshTokenGrant(ctx: ServerContext, client: ClientRecord
   }
   const result = await ctx.store.tokens.rotateRefreshToken(tokenHash, now, issue!);
   if (result.outcome === 'already_consumed') return retryOrRevoke(ctx, presented, result.record.consumedAt ?? now, grant, ip, now);
-  if (result.outcome !== 'redeemed') throw new InvalidGrant(INVALID);
+  if (result.outcome !== 'redeemed') throw invalid(ctx);
   return response;
 }
 
@@ -90,10 +100,16 @@ async function retryOrRevoke(ctx: ServerContext, presented: string, consumedAt: 
 
 /** The answer the first use of `presented` got, while its successor is unused and still holds it. */
 async function sameAnswer(ctx: ServerContext, presented: string, grant: GrantRecord, now: number): Promise<TokenResponse | undefined> {
-  const successor = successorOf(ctx, presented);
-  const found = await ctx.store.tokens.findRefreshToken(hashSecret(successor));
-  if (!found || found.grant.id !== grant.id || found.token.consumedAt !== null || found.token.reissueSealed === null) return undefined;
-  const reissue = JSON.parse(ctx.masterKeys.open(found.token.reissueSealed, sealContext('refresh_tokens.reissue_sealed', found.token.tokenHash))) as Reissue;
+  for (const successor of possibleSuccessors(ctx, presented)) {
+    const found = await ctx.store.tokens.findRefreshToken(hashSecret(successor));
+    if (found) return found.grant.id === grant.id ? reissued(ctx, successor, found.token, now) : undefined;
+  }
+  return undefined;
+}
+
+function reissued(ctx: ServerContext, successor: string, found: RefreshTokenRecord, now: number): TokenResponse | undefined {
+  if (found.consumedAt !== null || found.reissueSealed === null) return undefined;
+  const reissue = JSON.parse(ctx.masterKeys.open(found.reissueSealed, sealContext('refresh_tokens.reissue_sealed', found.tokenHash))) as Reissue;
   return {
     access_token: reissue.access_token,
     token_type: 'Bearer',
