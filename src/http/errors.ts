@@ -63,6 +63,15 @@ function faultStatus(request: FastifyRequest, err: Error): number {
   return status !== undefined && status >= 400 && status < 500 ? status : 400;
 }
 
+/** 503 with `Retry-After`: a page on page routes, `temporarily_unavailable` JSON elsewhere. */
+function answerUnavailable(reply: FastifyReply, isPage: boolean, description: string): FastifyReply {
+  const unavailable = new TemporarilyUnavailable(description, UNAVAILABLE_RETRY_SECONDS, 503);
+  if (!isPage) return sendOAuthError(reply, unavailable);
+  noteOutcome(reply, unavailable.error);
+  reply.header('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
+  return sendPage(reply, 503, messagePage('Temporarily unavailable', 'The service cannot answer right now. Please try again in a moment.'));
+}
+
 /** Answers an error on a request: a page on page routes, JSON elsewhere. */
 function answerError(ctx: ServerContext, routes: RouteTable, err: Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const isPage = routes.isPage(request);
@@ -78,14 +87,8 @@ function answerError(ctx: ServerContext, routes: RouteTable, err: Error, request
   const fault = clientFault(err);
   if (!fault) {
     ctx.logger.error({ reqId: request.id, err: { type: err.name, code: (err as FastifyError).code, message: err.message, stack: err.stack } }, 'unhandled error');
-    if (isStoreUnavailable(err)) {
-      // The database is down or busy: a retry later may work, so say so rather than 500.
-      const unavailable = new TemporarilyUnavailable('the service is temporarily unavailable; try again later', UNAVAILABLE_RETRY_SECONDS, 503);
-      if (!isPage) return sendOAuthError(reply, unavailable);
-      noteOutcome(reply, unavailable.error);
-      reply.header('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
-      return sendPage(reply, 503, messagePage('Temporarily unavailable', 'The service cannot be reached right now. Please try again in a moment.'));
-    }
+    // The database is down or busy: a retry later may work, so say so rather than 500.
+    if (isStoreUnavailable(err)) return answerUnavailable(reply, isPage, 'the service is temporarily unavailable; try again later');
     noteOutcome(reply, 'server_error');
     if (isPage) return sendPage(reply, 500, messagePage('Something went wrong', 'The server could not complete the request. Please try again.'));
     return reply.status(500).header('Cache-Control', 'no-store').send({ error: 'server_error', error_description: 'internal error' });
@@ -184,11 +187,7 @@ export function installErrorHandler(app: FastifyInstance, ctx: ServerContext, ro
     const timer = setTimeout(() => {
       if (reply.sent) return;
       ctx.logger.error({ reqId: request.id, ms: ctx.config.http.requestTimeoutMs }, 'request timed out waiting for the server');
-      const late = new TemporarilyUnavailable('the server took too long to answer; try again', UNAVAILABLE_RETRY_SECONDS, 503);
-      if (!routes.isPage(request)) return void sendOAuthError(reply, late);
-      noteOutcome(reply, late.error);
-      reply.header('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
-      void sendPage(reply, 503, messagePage('Temporarily unavailable', 'The service took too long to answer. Please try again in a moment.'));
+      void answerUnavailable(reply, routes.isPage(request), 'the server took too long to answer; try again');
     }, ctx.config.http.requestTimeoutMs);
     timer.unref();
     deadlines.set(request, timer);

@@ -1,3 +1,4 @@
+import type { AuditEventView } from '../../src/admin/audit.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import { BrowserAgent } from './browser-agent.js';
@@ -69,16 +70,8 @@ export async function adminCall(server: TestServer, apiKey: string | null, metho
   return answerOf(response);
 }
 
-export interface AuditEventJson {
-  id: string;
-  type: string;
-  at: string;
-  actor: string;
-  client_id?: string;
-  user_id?: string;
-  ip?: string;
-  detail: Record<string, unknown>;
-}
+/** An audit event as the admin API and `audit list --json` print it. */
+export type AuditEventJson = AuditEventView;
 
 /** `GET /api/v1/admin/audit` with these filters; expects 200 and returns the events. */
 export async function auditEvents(server: TestServer, apiKey: string, query: Record<string, string> = {}): Promise<AuditEventJson[]> {
