@@ -193,6 +193,7 @@ export function installErrorHandler(app: FastifyInstance, ctx: ServerContext, ro
     deadlines.set(request, timer);
   });
   app.addHook('onResponse', async (request) => clearTimeout(deadlines.get(request)));
+  app.addHook('onRequestAbort', async (request) => clearTimeout(deadlines.get(request)));
 
   app.setNotFoundHandler((request, reply) => {
     const allowed = routes.allowed(pathOf(request.url));

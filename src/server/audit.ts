@@ -4,14 +4,13 @@ import type { Metrics } from '../runtime/metrics.js';
 import type { AuditEvent, AuditEventType } from '../store/records.js';
 import type { Store } from '../store/store.js';
 
-/** Who acted and from where: `user:<id>`, `client:<id>`, `api_key:<id>`, `cli`, `system` or `anonymous`. */
+/** Who acted and from where: `user:<id>`, `client:<id>`, `api_key:<id>`, `cli` or `anonymous`. */
 export interface Actor {
   actor: string;
   ip: string | null;
 }
 
 export const CLI_ACTOR: Actor = { actor: 'cli', ip: null };
-export const SYSTEM_ACTOR: Actor = { actor: 'system', ip: null };
 
 /** What recording needs; the CLI has no metrics and logs nothing. */
 export interface AuditSink {

@@ -187,7 +187,7 @@ export interface AuditEvent {
   id: string;
   type: AuditEventType;
   at: number;
-  /** `user:<id>`, `client:<id>`, `api_key:<id>`, `cli`, `system`, or `anonymous`. */
+  /** `user:<id>`, `client:<id>`, `api_key:<id>`, `cli`, or `anonymous`. */
   actor: string;
   clientId: string | null;
   userId: string | null;
