@@ -126,9 +126,17 @@ const ENV_NAMES: Record<keyof RawSettings, string> = {
   shutdownTimeout: 'LATCHKEY_SHUTDOWN_TIMEOUT',
 };
 
+/**
+ * A number written in digits only, up to 9 of them; NaN for anything else. A bare `Number()` would
+ * also read ' ' as 0, '0x50' as 80 and '1e3' as 1000.
+ */
+export function digitsToNumber(value: string): number {
+  return /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
+}
+
 /** A whole number in `[min, max]` written in digits only, or a ConfigError naming the flag. */
 function wholeNumber(value: string, flag: string, min: number, max: number): number {
-  const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
+  const n = digitsToNumber(value);
   if (!(n >= min && n <= max)) throw new ConfigError(`--${flag} must be a whole number from ${min} to ${max}`);
   return n;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_AUDIT_LIMIT, listAuditEvents } from '../admin/audit.js';
+import { digitsToNumber } from '../config.js';
 import { withContext, type StoreOptions } from './context.js';
 import { storeOptions } from './options.js';
 import { emit, printTable } from './output.js';
@@ -12,7 +13,7 @@ export function registerAuditCommands(program: Command): void {
     .option('--since <time>', 'only events at or after this ISO 8601 time')
     .option('--limit <n>', `at most this many events (default ${DEFAULT_AUDIT_LIMIT})`)
     .action(async (opts: StoreOptions & { type?: string; since?: string; limit?: string }) => {
-      const limit = opts.limit === undefined ? undefined : /^[0-9]{1,7}$/.test(opts.limit) ? Number(opts.limit) : NaN;
+      const limit = opts.limit === undefined ? undefined : digitsToNumber(opts.limit);
       const events = await withContext(opts, (ctx) => listAuditEvents(ctx, { type: opts.type, since: opts.since, limit }));
       emit(opts, events, (rows) => printTable(rows, ['at', 'type', 'actor', 'ip', 'client_id', 'user_id', 'detail']));
     });

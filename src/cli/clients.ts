@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createClient, deleteClient, listClients, rotateClientSecret, showClient, type ClientView } from '../admin/clients.js';
+import { digitsToNumber } from '../config.js';
 import { withContext, type StoreOptions } from './context.js';
 import { collectWords, storeOptions } from './options.js';
 import { emit, printRecord, printTable } from './output.js';
@@ -53,7 +54,7 @@ export function registerClientCommands(program: Command): void {
   storeOptions(clients.command('rotate-secret').argument('<id>', 'client id').description('replace the secret; the old one stops working at once, or after --grace'))
     .option('--grace <seconds>', 'keep the old secret valid this many seconds more, while the new one is rolled out (default 0)')
     .action(async (id: string, opts: StoreOptions & { grace?: string }) => {
-      const grace = opts.grace === undefined ? 0 : /^[0-9]{1,9}$/.test(opts.grace) ? Number(opts.grace) : NaN;
+      const grace = opts.grace === undefined ? 0 : digitsToNumber(opts.grace);
       emit(opts, await withContext(opts, (ctx) => rotateClientSecret(ctx, id, grace)), (r) => {
         printRecord(r);
         process.stdout.write('\nStore the client secret now: it is not shown again.\n');

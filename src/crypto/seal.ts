@@ -103,12 +103,12 @@ export class MasterKeyRing {
     return Buffer.from(hkdfSync('sha256', key.key, Buffer.alloc(0), `latchkey ${purpose}`, 32));
   }
 
-  mac(purpose: string, data: string): string {
-    return createHmac('sha256', this.subkey(purpose)).update(data).digest('base64url');
+  mac(purpose: string, data: string, key: MasterKey = this.current): string {
+    return createHmac('sha256', this.subkey(purpose, key)).update(data).digest('base64url');
   }
 
   /** The MAC under every key of the ring, newest first: what `mac` gave before a rotation is among them. */
   macsUnderEveryKey(purpose: string, data: string): string[] {
-    return [...this.byKid.values()].reverse().map((key) => createHmac('sha256', this.subkey(purpose, key)).update(data).digest('base64url'));
+    return [...this.byKid.values()].reverse().map((key) => this.mac(purpose, data, key));
   }
 }

@@ -7,6 +7,7 @@ import { MAX_SECRET_GRACE_SECONDS, createClient, deleteClient, listClients, rota
 import { AdminError, type AdminContext } from '../admin/context.js';
 import { listSigningKeys, rotateSigningKeys } from '../admin/signing-keys.js';
 import { createUser, deleteUser, listUsers } from '../admin/users.js';
+import { digitsToNumber } from '../config.js';
 import type { ServerContext } from '../server/context.js';
 import { actorOf } from './actor.js';
 import { requireApiKey } from './api-key-auth.js';
@@ -107,7 +108,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         return listAuditEvents(ctx, {
           type: q.single.get('type'),
           since: q.single.get('since'),
-          limit: limit === undefined ? undefined : /^[0-9]{1,7}$/.test(limit) ? Number(limit) : NaN,
+          limit: limit === undefined ? undefined : digitsToNumber(limit),
         });
       });
     },

@@ -6,7 +6,7 @@ import { registerAdminRoutes } from './admin-routes.js';
 import { registerBrokerRoutes } from './broker-routes.js';
 import { installCors } from './cors.js';
 import { frameworkErrorOptions, installErrorHandler, sendOAuthError, setCommonHeaders } from './errors.js';
-import { installFormParser, loggedPath } from './form.js';
+import { installFormParser, loggedPath, refuseNulInPaths } from './form.js';
 import { requireJsonBodies } from './json-body.js';
 import { registerOAuthRoutes } from './oauth-routes.js';
 import { registerOperationsRoutes } from './operations-routes.js';
@@ -55,6 +55,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
 
   await app.register(fastifyCookie);
   installFormParser(app);
+  refuseNulInPaths(app);
   installErrorHandler(app, ctx, routes);
   installCors(app);
   requireJsonBodies(app);

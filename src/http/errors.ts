@@ -1,4 +1,5 @@
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable } from '../core/errors.js';
 import { isStoreUnavailable, isUnstorableText } from '../store/failures.js';
@@ -7,7 +8,7 @@ import { BrokerError } from '../broker/errors.js';
 import { messagePage } from '../server/pages/templates.js';
 import type { ServerContext } from '../server/context.js';
 import { pathOf } from './form.js';
-import { sendPage } from './pages.js';
+import { isPageRoute, sendPage } from './pages.js';
 import { noteOutcome } from './request-notes.js';
 
 /** Fixed descriptions for framework errors, so no input is ever echoed back. */
@@ -119,7 +120,7 @@ class RouteTable {
   }
 
   isPage(request: FastifyRequest): boolean {
-    if ((request.routeOptions.config as { page?: boolean } | undefined)?.page === true) return true;
+    if (isPageRoute(request)) return true;
     if (request.routeOptions.url !== undefined) return false;
     const path = pathOf(request.url);
     return this.routes.some((r) => r.page && r.method === request.method && r.pattern.test(path));
@@ -130,8 +131,6 @@ const CLIENT_ERRORS: Record<string, { status: number; description: string }> = {
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, description: 'the request was not received in time' },
   HPE_HEADER_OVERFLOW: { status: 431, description: 'the request headers are too large' },
 };
-
-const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 /**
  * Requests Node's parser refuses before any route runs (malformed request line, oversized
@@ -147,7 +146,7 @@ function answerClientError(err: ConnectionError, socket: Socket): void {
   const body = head ? '' : JSON.stringify({ error: 'invalid_request', error_description: known.description });
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${known.status} ${REASONS[known.status]}\r\n` +
+      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n` +
         `X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
     );

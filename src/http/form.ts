@@ -19,8 +19,26 @@ const FORM_MEDIA_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 /** A NUL, encoded or not: no form field may hold one, and PostgreSQL cannot store it. */
 const NUL = /%00|\0/;
 
+/** Refuses a path parameter holding a NUL: no id holds one, and PostgreSQL could not even look one up. */
+export function refuseNulInPaths(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request) => {
+    if (Object.values((request.params ?? {}) as Record<string, string>).some((value) => value.includes('\0'))) {
+      throw new InvalidRequest('the path contains a character that is not allowed (NUL)');
+    }
+  });
+}
+
+/** Forms already parsed, so the rate limiter and the handler share one parse. */
+const parsedForms = new WeakMap<FastifyRequest, ParsedParams>();
+
 /** The parameters of a POST whose body must be a form (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1). */
 export function formParams(request: FastifyRequest): ParsedParams {
+  const parsed = parsedForms.get(request) ?? parseForm(request);
+  parsedForms.set(request, parsed);
+  return parsed;
+}
+
+function parseForm(request: FastifyRequest): ParsedParams {
   if (request.body === undefined || request.body === null) return parseParams('');
   // The framework's own text/plain parser also yields a string: only a form's text is a form.
   if (typeof request.body !== 'string' || !FORM_MEDIA_TYPE.test(request.headers['content-type'] ?? '')) {

@@ -1,4 +1,7 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** Whether the matched route serves HTML pages (`config: { page: true }`), so its errors are pages too. */
+export const isPageRoute = (request: FastifyRequest): boolean => (request.routeOptions.config as { page?: boolean } | undefined)?.page === true;
 
 /**
  * Headers of every HTML page: no framing (clickjacking on consent), no scripts at all, no caching.

@@ -2,22 +2,21 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseBasicCredentials } from '../core/basic-auth.js';
 import type { ServerContext } from '../server/context.js';
 import { countFailedAuthentication, refuseIfThrottled, type ThrottleSubject } from '../server/throttle.js';
-import { pathOf } from './form.js';
+import { formParams, pathOf } from './form.js';
+import { isPageRoute } from './pages.js';
 import { note } from './request-notes.js';
 
 /** Endpoints where a client authenticates with its secret (RFC 6749 §2.3). */
 const CLIENT_AUTH_PATHS = new Set(['/oauth/token', '/oauth/revoke', '/oauth/introspect']);
 
-const isPage = (request: FastifyRequest) => (request.routeOptions.config as { page?: boolean } | undefined)?.page === true;
-
 /** The client id a request names, from Basic credentials or the form; not yet authenticated. */
 function namedClientId(request: FastifyRequest): string | undefined {
   const authorization = request.headers.authorization;
   if (authorization !== undefined && /^basic /i.test(authorization)) return parseBasicCredentials(authorization)?.clientId;
-  if (typeof request.body !== 'string') return undefined;
   try {
-    return new URLSearchParams(request.body).get('client_id') ?? undefined;
+    return formParams(request).single.get('client_id');
   } catch {
+    // Not a form: the handler answers that; there is no client id to count against.
     return undefined;
   }
 }
@@ -25,7 +24,7 @@ function namedClientId(request: FastifyRequest): string | undefined {
 function subjectOf(request: FastifyRequest): ThrottleSubject | undefined {
   const path = pathOf(request.url);
   if (CLIENT_AUTH_PATHS.has(path)) return { address: request.ip, clientId: namedClientId(request)?.slice(0, 200) };
-  if (path.startsWith('/api/') && !isPage(request)) return { address: request.ip };
+  if (path.startsWith('/api/') && !isPageRoute(request)) return { address: request.ip };
   return undefined;
 }
 

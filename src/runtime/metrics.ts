@@ -8,12 +8,7 @@ import type { Store } from '../store/store.js';
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly httpRequests = new Counter({
-    name: 'latchkey_http_requests_total',
-    help: 'HTTP requests answered, by route pattern, method and status.',
-    labelNames: ['route', 'method', 'status'] as const,
-    registers: [this.registry],
-  });
+  readonly httpRequests = this.counter('latchkey_http_requests_total', 'HTTP requests answered, by route pattern, method and status.', ['route', 'method', 'status']);
 
   readonly httpDuration = new Histogram({
     name: 'latchkey_http_request_duration_seconds',
@@ -23,61 +18,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly tokensIssued = new Counter({
-    name: 'latchkey_tokens_issued_total',
-    help: 'Token responses issued by the token endpoint, by grant type.',
-    labelNames: ['grant_type'] as const,
-    registers: [this.registry],
-  });
+  readonly tokensIssued = this.counter('latchkey_tokens_issued_total', 'Token responses issued by the token endpoint, by grant type.', ['grant_type']);
 
-  readonly tokenErrors = new Counter({
-    name: 'latchkey_token_errors_total',
-    help: 'Token requests refused, by grant type and OAuth error code.',
-    labelNames: ['grant_type', 'error'] as const,
-    registers: [this.registry],
-  });
+  readonly tokenErrors = this.counter('latchkey_token_errors_total', 'Token requests refused, by grant type and OAuth error code.', ['grant_type', 'error']);
 
-  readonly refreshFailures = new Counter({
-    name: 'latchkey_refresh_failures_total',
-    help: 'Refresh token grants refused, by reason (invalid, reuse_detected).',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
+  readonly refreshFailures = this.counter('latchkey_refresh_failures_total', 'Refresh token grants refused, by reason (invalid, reuse_detected).', ['reason']);
 
-  readonly throttled = new Counter({
-    name: 'latchkey_throttled_requests_total',
-    help: 'Requests refused with 429 by a rate limit, by limit.',
-    labelNames: ['limit'] as const,
-    registers: [this.registry],
-  });
+  readonly throttled = this.counter('latchkey_throttled_requests_total', 'Requests refused with 429 by a rate limit, by limit.', ['limit']);
 
-  readonly signIns = new Counter({
-    name: 'latchkey_sign_ins_total',
-    help: 'Sign-in attempts, by outcome (signed_in, invalid, throttled).',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly signIns = this.counter('latchkey_sign_ins_total', 'Sign-in attempts, by outcome (signed_in, invalid, throttled).', ['outcome']);
 
-  readonly auditEvents = new Counter({
-    name: 'latchkey_audit_events_total',
-    help: 'Security events recorded in the audit trail, by type.',
-    labelNames: ['type'] as const,
-    registers: [this.registry],
-  });
+  readonly auditEvents = this.counter('latchkey_audit_events_total', 'Security events recorded in the audit trail, by type.', ['type']);
 
-  readonly brokerRefreshes = new Counter({
-    name: 'latchkey_broker_refreshes_total',
-    help: 'Refreshes of connections at their providers, by outcome (refreshed, needs_reauth, failed, discarded).',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly brokerRefreshes = this.counter('latchkey_broker_refreshes_total', 'Refreshes of connections at their providers, by outcome (refreshed, needs_reauth, failed, discarded).', ['outcome']);
 
-  readonly webhookDeliveries = new Counter({
-    name: 'latchkey_webhook_deliveries_total',
-    help: 'Webhook delivery attempts, by outcome (delivered, retrying, failed).',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly webhookDeliveries = this.counter('latchkey_webhook_deliveries_total', 'Webhook delivery attempts, by outcome (delivered, retrying, failed).', ['outcome']);
 
   constructor(store: Store) {
     collectDefaultMetrics({ register: this.registry, prefix: 'latchkey_' });
@@ -94,6 +49,11 @@ export class Metrics {
         this.set({ state: 'waiting' }, pool.waiting);
       },
     });
+  }
+
+  /** A counter in this process's registry. */
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
   text(): Promise<string> {

@@ -24,10 +24,12 @@ export async function signIn(ctx: ServerContext, username: string, password: str
     ctx.store.rateLimits.count(userKey(username), SIGN_IN_LIMITS.windowMs, now),
     ctx.store.rateLimits.count(addressKey(address), SIGN_IN_LIMITS.windowMs, now),
   ]);
-  const over = [perUser.count > SIGN_IN_LIMITS.perUser && perUser, perAddress.count > SIGN_IN_LIMITS.perAddress && perAddress].filter((w) => w !== false);
-  if (over.length > 0) {
+  const lockedUntil: number[] = [];
+  if (perUser.count > SIGN_IN_LIMITS.perUser) lockedUntil.push(perUser.windowEnd);
+  if (perAddress.count > SIGN_IN_LIMITS.perAddress) lockedUntil.push(perAddress.windowEnd);
+  if (lockedUntil.length > 0) {
     ctx.metrics.signIns.inc({ outcome: 'throttled' });
-    return { outcome: 'throttled', retryAfterMs: Math.max(...over.map((w) => w.windowEnd)) - now };
+    return { outcome: 'throttled', retryAfterMs: Math.max(...lockedUntil) - now };
   }
 
   const user = await ctx.store.users.getByUsername(username);

@@ -15,10 +15,12 @@ export interface ThrottleSubject {
 const addressKey = (address: string) => `auth:address:${address}`;
 const clientKey = (clientId: string, address: string) => `auth:client:${address}:${clientId}`;
 
-function keysOf(subject: ThrottleSubject): { key: string; limit: 'client' | 'address' }[] {
-  const keys: { key: string; limit: 'client' | 'address' }[] = [{ key: addressKey(subject.address), limit: 'address' }];
-  if (subject.clientId !== undefined) keys.push({ key: clientKey(subject.clientId, subject.address), limit: 'client' });
-  return keys;
+/** The counters a subject's failures go to, each with its limit. */
+function countersOf(ctx: ServerContext, subject: ThrottleSubject): { key: string; limit: 'client' | 'address'; max: number }[] {
+  const { clientFailures, addressFailures } = ctx.config.rateLimits;
+  const counters: { key: string; limit: 'client' | 'address'; max: number }[] = [{ key: addressKey(subject.address), limit: 'address', max: addressFailures }];
+  if (subject.clientId !== undefined) counters.push({ key: clientKey(subject.clientId, subject.address), limit: 'client', max: clientFailures });
+  return counters;
 }
 
 /**
@@ -30,14 +32,13 @@ function keysOf(subject: ThrottleSubject): { key: string; limit: 'client' | 'add
  */
 export async function refuseIfThrottled(ctx: ServerContext, subject: ThrottleSubject): Promise<void> {
   const now = ctx.now();
-  const keys = keysOf(subject);
+  const counters = countersOf(ctx, subject);
   const windows = await ctx.store.rateLimits.peek(
-    keys.map((k) => k.key),
+    counters.map((c) => c.key),
     now,
   );
-  for (const { key, limit } of keys) {
+  for (const { key, limit, max } of counters) {
     const window = windows.get(key);
-    const max = limit === 'client' ? ctx.config.rateLimits.clientFailures : ctx.config.rateLimits.addressFailures;
     if (window && window.count >= max) {
       ctx.metrics.throttled.inc({ limit });
       throw new TemporarilyUnavailable('too many failed authentications; try again later', Math.max(1, Math.ceil((window.windowEnd - now) / 1000)));
@@ -49,9 +50,8 @@ export async function refuseIfThrottled(ctx: ServerContext, subject: ThrottleSub
 export async function countFailedAuthentication(ctx: ServerContext, subject: ThrottleSubject): Promise<void> {
   const windowMs = ctx.config.rateLimits.windowSeconds * 1000;
   const now = ctx.now();
-  for (const { key, limit } of keysOf(subject)) {
+  for (const { key, limit, max } of countersOf(ctx, subject)) {
     const { count } = await ctx.store.rateLimits.count(key, windowMs, now);
-    const max = limit === 'client' ? ctx.config.rateLimits.clientFailures : ctx.config.rateLimits.addressFailures;
     if (count === max) {
       await recordAudit(ctx, 'rate_limit.exceeded', { actor: 'anonymous', ip: subject.address }, {
         clientId: limit === 'client' ? (subject.clientId ?? null) : null,
